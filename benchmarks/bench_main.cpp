@@ -1,0 +1,118 @@
+// Microbenchmarks at the real layer shapes of MobileNeXt-1.0 at 224x224 (every distinct
+// depthwise and pointwise shape, read off the topology rather than typed in), each on the
+// vector and the reference kernels, and the whole network. Counters: FLOP/s counts a
+// multiply-add as two FLOPs.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <mobilenext/mobilenext.hpp>
+
+namespace {
+
+using namespace mobilenext;
+
+std::vector<float> filled(std::size_t count, float value) { return std::vector<float>(count, value); }
+
+template <class Kernels>
+void bench_dwconv(benchmark::State& state, int h, int w, int c, int stride, Activation act) {
+    const auto torch_w = filled(std::size_t(c) * 9, 0.1f), bias = filled(c, 0.0f), scale = filled(c, 1.0f);
+    const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), c);
+    AlignedBuffer input(std::size_t(h) * w * c), output(std::size_t(h) * w * c);
+    const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
+    for (auto _ : state) {
+        Kernels::dwconv3x3(input.data(), 1, h, w, packed.view(), stride, act, output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["FLOP/s"] = benchmark::Counter(2.0 * 9 * oh * ow * c, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class Kernels>
+void bench_pointwise(benchmark::State& state, int pixels, int in, int out, Activation act) {
+    const auto torch_w = filled(std::size_t(in) * out, 0.01f), bias = filled(out, 0.0f);
+    const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+    AlignedBuffer input(std::size_t(pixels) * in), output(std::size_t(pixels) * out);
+    for (auto _ : state) {
+        Kernels::pointwise_conv(input.data(), pixels, packed.view(), act, output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["FLOP/s"] =
+        benchmark::Counter(2.0 * pixels * in * out, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class Net>
+void bench_network(benchmark::State& state, double width, int batch) {
+    NetworkConfig config;
+    config.width = width;
+    const Net net = Net::random(config, 1);
+    Tensor input(batch, 224, 224, 3);
+    Tensor logits;
+    Workspace ws;
+    net.forward(input, logits, ws);  // warm-up: sizes the workspace
+    for (auto _ : state) {
+        net.forward(input, logits, ws);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    state.counters["FLOP/s"] = benchmark::Counter(2.0 * double(net.multiply_adds(224, 224)) * batch,
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["images/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class Kernels>
+void register_layer_benchmarks(const std::string& set_name) {
+    const Topology t = derive_topology(NetworkConfig{});
+    std::set<std::tuple<int, int, int, int, int>> dw_shapes;  // h, w, c, stride, relu6
+    std::set<std::tuple<int, int, int, int>> pw_shapes;       // pixels, in, out, relu6
+    int h = 112, w = 112;
+    for (const BlockSpec& b : t.blocks) {
+        if (b.has_input_dw()) dw_shapes.insert({h, w, b.in_channels, 1, 1});
+        pw_shapes.insert({h * w, b.in_channels, b.hidden, 0});
+        pw_shapes.insert({h * w, b.hidden, b.out_channels, 1});
+        if (b.has_output_dw()) {
+            dw_shapes.insert({h, w, b.out_channels, b.stride, 0});
+            h = conv3x3_output_size(h, b.stride);
+            w = conv3x3_output_size(w, b.stride);
+        }
+    }
+    for (const auto& [dh, dw, c, stride, relu] : dw_shapes) {
+        const std::string name = "dwconv3x3" + std::string(stride == 2 ? "_s2" : "_s1") + (relu ? "_relu6" : "") +
+                                 "/" + set_name + "/" + std::to_string(dh) + "x" + std::to_string(dw) + "x" +
+                                 std::to_string(c);
+        const Activation act = relu ? Activation::relu6 : Activation::none;
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_dwconv<Kernels>(s, dh, dw, c, stride, act); });
+    }
+    for (const auto& [pixels, in, out, relu] : pw_shapes) {
+        const std::string name = "pointwise_conv" + std::string(relu ? "_relu6" : "") + "/" + set_name + "/" +
+                                 std::to_string(pixels) + "px/" + std::to_string(in) + "->" + std::to_string(out);
+        const Activation act = relu ? Activation::relu6 : Activation::none;
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_pointwise<Kernels>(s, pixels, in, out, act); });
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    register_layer_benchmarks<kernels::SimdKernels<>>(kernels::SimdKernels<>::name());
+    register_layer_benchmarks<kernels::ReferenceKernels>("reference");
+    for (double width : {0.35, 0.5, 0.75, 1.0, 1.4})
+        for (int batch : {1, 8}) {
+            const std::string suffix = "/width:" + std::to_string(width).substr(0, 4) + "/batch:" + std::to_string(batch);
+            benchmark::RegisterBenchmark(("network/" + Network::kernels_name() + suffix).c_str(),
+                                         [=](benchmark::State& s) { bench_network<Network>(s, width, batch); })
+                ->Unit(benchmark::kMillisecond);
+        }
+    benchmark::RegisterBenchmark("network/reference/width:1.00/batch:1",
+                                 [](benchmark::State& s) { bench_network<ReferenceNetwork>(s, 1.0, 1); })
+        ->Unit(benchmark::kMillisecond);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,12 @@
+# Compiler options for the project's own executables (tests, benchmarks, examples), never for
+# the mobilenext INTERFACE target that users link.
+function(mobilenext_executable_options target)
+  target_compile_options(${target} PRIVATE
+    $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic>)
+  if(MOBILENEXT_NATIVE_ARCH)
+    target_compile_options(${target} PRIVATE -march=native)
+  endif()
+  if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+    target_compile_options(${target} PRIVATE -O2)
+  endif()
+endfunction()

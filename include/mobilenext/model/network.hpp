@@ -1,0 +1,215 @@
+#pragma once
+// The MobileNeXt network: stem, sandglass blocks, global average pool, classifier. Built from
+// a state dict in the authors' naming (BatchNorm folded and weights packed here, once), it is
+// immutable afterwards: forward() is const and may run on many threads at once, each with its
+// own Workspace.
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../blocks/sandglass_block.hpp"
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "../kernels/kernel_sets.hpp"
+#include "../kernels/pack_weights.hpp"
+#include "batch_norm_fold.hpp"
+#include "random_weights.hpp"
+#include "state_dict.hpp"
+#include "topology.hpp"
+#include "workspace.hpp"
+
+namespace mobilenext {
+
+namespace internal {
+
+// Fetches tensors by name with their expected shapes and remembers which were used, so that
+// tensors the topology does not have are reported instead of ignored.
+class StateDictReader {
+public:
+    StateDictReader(const StateDict& dict, std::string source) : dict_(dict), source_(std::move(source)) {}
+
+    const HostTensor& get(const std::string& name, const std::vector<std::int64_t>& shape) {
+        const auto it = dict_.find(name);
+        check(it != dict_.end(), source_ + ": missing tensor '" + name + "' (expected shape " + shape_string(shape) + ")");
+        check(it->second.shape == shape, source_ + ": tensor '" + name + "' has shape " +
+                                             shape_string(it->second.shape) + ", expected " + shape_string(shape));
+        std::size_t count = 1;
+        for (std::int64_t d : shape) count *= std::size_t(d);
+        check(it->second.values.size() == count, source_ + ": tensor '" + name + "' holds " +
+                                                     std::to_string(it->second.values.size()) + " values, expected " +
+                                                     std::to_string(count));
+        used_.insert(name);
+        return it->second;
+    }
+
+    FoldedBatchNorm batch_norm(const std::string& prefix, int channels) {
+        const std::vector<std::int64_t> shape{channels};
+        return fold_batch_norm(get(prefix + ".weight", shape).values.data(), get(prefix + ".bias", shape).values.data(),
+                               get(prefix + ".running_mean", shape).values.data(),
+                               get(prefix + ".running_var", shape).values.data(), channels);
+    }
+
+    // Every tensor was used, except BatchNorm's step counter (irrelevant at inference).
+    void check_all_used() const {
+        for (const auto& [name, tensor] : dict_) {
+            const std::string counter = "num_batches_tracked";
+            const bool is_counter =
+                name.size() >= counter.size() && name.compare(name.size() - counter.size(), counter.size(), counter) == 0;
+            check(is_counter || used_.count(name) != 0,
+                  source_ + ": unexpected tensor '" + name + "' with shape " + shape_string(tensor.shape) +
+                      " (no such layer in this MobileNeXt)");
+        }
+    }
+
+private:
+    const StateDict& dict_;
+    std::string source_;
+    std::set<std::string> used_;
+};
+
+inline PackedDepthwise read_depthwise(StateDictReader& r, const std::string& conv, const std::string& bn, int channels) {
+    const FoldedBatchNorm f = r.batch_norm(bn, channels);
+    return pack_depthwise(r.get(conv + ".weight", {channels, 1, 3, 3}).values.data(), f.scale.data(), f.bias.data(),
+                          channels);
+}
+
+inline PackedPointwise read_pointwise(StateDictReader& r, const std::string& conv, const std::string& bn, int in,
+                                      int out) {
+    const FoldedBatchNorm f = r.batch_norm(bn, out);
+    return pack_pointwise(r.get(conv + ".weight", {out, in, 1, 1}).values.data(), f.scale.data(), f.bias.data(), in,
+                          out);
+}
+
+}  // namespace internal
+
+// Buffer sizes (in floats) of a forward pass of one input shape.
+struct ForwardPlan {
+    std::size_t activation = 0, wide = 0, narrow = 0, pooled = 0;
+    std::size_t bytes() const { return (2 * activation + wide + narrow + pooled) * sizeof(float); }
+};
+
+template <class Kernels>
+class BasicNetwork {
+public:
+    // `source` names where the weights came from, for error messages.
+    BasicNetwork(const NetworkConfig& config, const StateDict& weights, const std::string& source = "state dict")
+        : topology_(derive_topology(config)) {
+        internal::StateDictReader r(weights, source);
+        const Topology& t = topology_;
+        {
+            const FoldedBatchNorm f = r.batch_norm("features.0.1", t.stem_channels);
+            stem_ = pack_stem(r.get("features.0.0.weight", {t.stem_channels, config.in_channels, 3, 3}).values.data(),
+                              f.scale.data(), f.bias.data(), config.in_channels, t.stem_channels);
+        }
+        blocks_.reserve(t.blocks.size());
+        for (const BlockSpec& b : t.blocks) {
+            const BlockLayerIndices j = block_layer_indices(b.form);
+            const auto layer = [&b](int index) { return block_layer_name(b, index); };
+            SandglassWeights w;
+            if (b.has_input_dw())
+                w.input_dw = internal::read_depthwise(r, layer(j.input_dw), layer(j.input_dw + 1), b.in_channels);
+            w.reduce = internal::read_pointwise(r, layer(j.reduce), layer(j.reduce + 1), b.in_channels, b.hidden);
+            w.expand = internal::read_pointwise(r, layer(j.expand), layer(j.expand + 1), b.hidden, b.out_channels);
+            if (b.has_output_dw())
+                w.output_dw = internal::read_depthwise(r, layer(j.output_dw), layer(j.output_dw + 1), b.out_channels);
+            blocks_.emplace_back(b, std::move(w));
+        }
+        const HostTensor& fc_w = r.get("classifier.1.weight", {config.num_classes, t.last_channels});
+        const HostTensor& fc_b = r.get("classifier.1.bias", {config.num_classes});
+        classifier_ = pack_pointwise(fc_w.values.data(), nullptr, fc_b.values.data(), t.last_channels, config.num_classes);
+        r.check_all_used();
+    }
+
+    // A network with random weights (random BatchNorm statistics included), see random_weights.hpp.
+    static BasicNetwork random(const NetworkConfig& config, std::uint64_t seed) {
+        return BasicNetwork(config, make_random_state_dict(derive_topology(config), seed), "random weights");
+    }
+
+    const Topology& topology() const noexcept { return topology_; }
+    const NetworkConfig& config() const noexcept { return topology_.config; }
+    const std::vector<SandglassBlock<Kernels>>& blocks() const noexcept { return blocks_; }
+    static std::string kernels_name() { return Kernels::name(); }
+
+    std::int64_t parameter_count() const { return count_parameters(topology_); }
+    std::int64_t multiply_adds(int height, int width) const { return count_multiply_adds(topology_, height, width); }
+
+    // Buffer sizes for a batch of `batch` images of height x width.
+    ForwardPlan plan(int batch, int height, int width) const {
+        check_input_shape({batch, height, width, topology_.config.in_channels});
+        ForwardPlan p;
+        int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
+        p.activation = std::size_t(batch) * h * w * topology_.stem_channels;
+        for (const auto& block : blocks_) {
+            const std::size_t pixels = std::size_t(batch) * h * w;
+            p.wide = std::max(p.wide, block.wide_scratch_floats(pixels));
+            p.narrow = std::max(p.narrow, block.narrow_scratch_floats(pixels));
+            h = block.output_height(h);
+            w = block.output_width(w);
+            p.activation = std::max(p.activation, std::size_t(batch) * h * w * block.spec().out_channels);
+        }
+        p.pooled = std::size_t(batch) * topology_.last_channels;
+        return p;
+    }
+
+    // Working memory of one forward pass (all workspace buffers), in bytes.
+    std::size_t working_memory_bytes(int batch, int height, int width) const { return plan(batch, height, width).bytes(); }
+
+    // input: NHWC [batch][height][width][in_channels]; logits: reshaped to [batch][1][1][classes].
+    // Allocates only when `workspace` or `logits` are smaller than this input needs.
+    void forward(const Tensor& input, Tensor& logits, Workspace& ws) const {
+        const Shape4 s = input.shape();
+        check_input_shape(s);
+        const ForwardPlan p = plan(s.n, s.h, s.w);
+        if (ws.ping.size() < p.activation) ws.ping.resize(p.activation);
+        if (ws.pong.size() < p.activation) ws.pong.resize(p.activation);
+        if (ws.wide.size() < p.wide) ws.wide.resize(p.wide);
+        if (ws.narrow.size() < p.narrow) ws.narrow.resize(p.narrow);
+        if (ws.pooled.size() < p.pooled) ws.pooled.resize(p.pooled);
+        const Shape4 logits_shape{s.n, 1, 1, topology_.config.num_classes};
+        if (logits.shape() != logits_shape) logits.reshape(logits_shape);
+
+        float* current = ws.ping.data();
+        float* next = ws.pong.data();
+        Kernels::stem_conv3x3_s2_relu6(input.data(), s.n, s.h, s.w, stem_.view(), current);
+        int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
+        for (const auto& block : blocks_) {
+            block.forward(current, s.n, h, w, next, ws.wide.data(), ws.narrow.data());
+            h = block.output_height(h);
+            w = block.output_width(w);
+            std::swap(current, next);
+        }
+        Kernels::global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());
+        Kernels::fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits.data());
+    }
+
+    // Convenience form with its own workspace (allocates on every call).
+    Tensor forward(const Tensor& input) const {
+        Workspace ws;
+        Tensor logits;
+        forward(input, logits, ws);
+        return logits;
+    }
+
+    void check_input_shape(const Shape4& s) const {
+        internal::check_shape(s, "MobileNeXt input");
+        internal::check(s.c == topology_.config.in_channels,
+                        "MobileNeXt input: expected " + std::to_string(topology_.config.in_channels) +
+                            " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
+    }
+
+private:
+    Topology topology_;
+    PackedStem stem_;
+    std::vector<SandglassBlock<Kernels>> blocks_;
+    PackedPointwise classifier_;
+};
+
+// The network on the vector kernels of the instruction set the compiler targets.
+using Network = BasicNetwork<kernels::SimdKernels<>>;
+// The same network on the plain reference kernels: the oracle of the tests.
+using ReferenceNetwork = BasicNetwork<kernels::ReferenceKernels>;
+
+}  // namespace mobilenext

@@ -1,0 +1,197 @@
+// Every vector kernel against its reference twin, over the edge shapes: channel counts below,
+// equal to, above and not a multiple of the vector width; odd and tiny spatial sizes; both strides.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <mobilenext/kernels/kernel_sets.hpp>
+#include <mobilenext/kernels/pack_weights.hpp>
+
+#include "test_support.hpp"
+
+namespace mobilenext {
+namespace {
+
+using kernels::ReferenceKernels;
+using testing::all_close;
+using testing::random_vector;
+
+const int kChannels[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 96, 144};
+const int kSizes[] = {1, 2, 3, 7, 14, 15, 28, 112};
+
+template <class Kernels>
+class SimdKernelTest : public ::testing::Test {};
+TYPED_TEST_SUITE(SimdKernelTest, testing::SimdKernelSets, testing::KernelSetName);
+
+std::string case_name(const std::string& kernel, int batch, int h, int w, int c, int stride, Activation act) {
+    return kernel + " batch " + std::to_string(batch) + " HxW " + std::to_string(h) + "x" + std::to_string(w) +
+           " channels " + std::to_string(c) + " stride " + std::to_string(stride) +
+           (act == Activation::relu6 ? " relu6" : "");
+}
+
+TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
+    std::vector<std::pair<int, int>> sizes;
+    for (int s : kSizes) sizes.emplace_back(s, s);
+    sizes.insert(sizes.end(), {{7, 15}, {15, 2}, {1, 28}, {28, 1}, {3, 14}});
+    std::uint32_t seed = 1;
+    for (int c : kChannels)
+        for (auto [h, w] : sizes)
+            for (int stride : {1, 2}) {
+                if (c > 33 && h * w > 28 * 28) continue;  // keep the largest cases to a few
+                const int batch = h * w <= 49 ? 2 : 1;
+                const auto torch_w = random_vector(std::size_t(c) * 9, seed++);
+                const auto bias = random_vector(c, seed++);
+                const std::vector<float> scale(c, 1.0f);
+                const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), c);
+                const auto input = random_vector(std::size_t(batch) * h * w * c, seed++, -4.0f, 4.0f);
+                const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
+                for (Activation act : {Activation::none, Activation::relu6}) {
+                    std::vector<float> expected(std::size_t(batch) * oh * ow * c), actual(expected.size(), -99.0f);
+                    ReferenceKernels::dwconv3x3(input.data(), batch, h, w, packed.view(), stride, act, expected.data());
+                    TypeParam::dwconv3x3(input.data(), batch, h, w, packed.view(), stride, act, actual.data());
+                    ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
+                                          case_name("dwconv3x3", batch, h, w, c, stride, act), 1e-4f, 1e-4f));
+                }
+            }
+}
+
+TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
+    std::uint32_t seed = 100;
+    for (std::size_t pixels : {1, 2, 3, 5, 7, 49, 196})
+        for (int in : kChannels)
+            for (int out : kChannels) {
+                const auto torch_w = random_vector(std::size_t(out) * in, seed++);
+                const auto bias = random_vector(out, seed++);
+                const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+                const auto input = random_vector(pixels * in, seed++, -2.0f, 2.0f);
+                for (Activation act : {Activation::none, Activation::relu6}) {
+                    std::vector<float> expected(pixels * out), actual(expected.size(), -99.0f);
+                    ReferenceKernels::pointwise_conv(input.data(), pixels, packed.view(), act, expected.data());
+                    TypeParam::pointwise_conv(input.data(), pixels, packed.view(), act, actual.data());
+                    const std::string what = "pointwise_conv pixels " + std::to_string(pixels) + " in " +
+                                             std::to_string(in) + " out " + std::to_string(out) +
+                                             (act == Activation::relu6 ? " relu6" : "");
+                    ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(), what, 1e-4f, 1e-4f));
+                }
+            }
+}
+
+TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
+    std::uint32_t seed = 200;
+    for (int in : {1, 3, 4})
+        for (int out : {8, 16, 17, 24, 32, 33, 48})
+            for (auto [h, w] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {15, 15}, {32, 33}, {9, 4}}) {
+                const int batch = 2;
+                const auto torch_w = random_vector(std::size_t(out) * in * 9, seed++);
+                const auto bias = random_vector(out, seed++);
+                const std::vector<float> scale(out, 1.0f);
+                const PackedStem packed = pack_stem(torch_w.data(), scale.data(), bias.data(), in, out);
+                const auto input = random_vector(std::size_t(batch) * h * w * in, seed++);
+                const int oh = conv3x3_output_size(h, 2), ow = conv3x3_output_size(w, 2);
+                std::vector<float> expected(std::size_t(batch) * oh * ow * out), actual(expected.size(), -99.0f);
+                ReferenceKernels::stem_conv3x3_s2_relu6(input.data(), batch, h, w, packed.view(), expected.data());
+                TypeParam::stem_conv3x3_s2_relu6(input.data(), batch, h, w, packed.view(), actual.data());
+                ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
+                                      case_name("stem_conv3x3_s2_relu6 in " + std::to_string(in), batch, h, w, out, 2,
+                                                Activation::relu6),
+                                      1e-4f, 1e-4f));
+            }
+}
+
+TYPED_TEST(SimdKernelTest, PartialShortcutMatchesReference) {
+    std::uint32_t seed = 300;
+    for (int c : kChannels)
+        for (int divisor : {1, 2, 3, 6})
+            for (std::size_t pixels : {1, 3, 49}) {
+                const int k = c / divisor;
+                const auto input = random_vector(pixels * c, seed++);
+                const auto start = random_vector(pixels * c, seed++);
+                std::vector<float> expected = start, actual = start;
+                ReferenceKernels::add_partial_shortcut(input.data(), pixels, c, k, expected.data());
+                TypeParam::add_partial_shortcut(input.data(), pixels, c, k, actual.data());
+                ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
+                                      "add_partial_shortcut channels " + std::to_string(c) + " kept " +
+                                          std::to_string(k) + " pixels " + std::to_string(pixels),
+                                      0.0f, 0.0f));
+            }
+}
+
+TYPED_TEST(SimdKernelTest, GlobalAveragePoolMatchesReference) {
+    std::uint32_t seed = 400;
+    for (int c : kChannels)
+        for (std::size_t pixels : {1, 2, 49, 196}) {
+            const int batch = 3;
+            const auto input = random_vector(batch * pixels * c, seed++);
+            std::vector<float> expected(std::size_t(batch) * c), actual(expected.size(), -99.0f);
+            ReferenceKernels::global_average_pool(input.data(), batch, pixels, c, expected.data());
+            TypeParam::global_average_pool(input.data(), batch, pixels, c, actual.data());
+            ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
+                                  "global_average_pool channels " + std::to_string(c) + " pixels " +
+                                      std::to_string(pixels),
+                                  1e-5f, 1e-5f));
+        }
+}
+
+TYPED_TEST(SimdKernelTest, FullyConnectedMatchesReference) {
+    std::uint32_t seed = 500;
+    for (int batch : {1, 2, 5, 8})
+        for (int in : {1, 17, 144, 1280})
+            for (int out : {1, 10, 17, 1000}) {
+                const auto torch_w = random_vector(std::size_t(out) * in, seed++);
+                const auto bias = random_vector(out, seed++);
+                const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+                const auto input = random_vector(std::size_t(batch) * in, seed++);
+                std::vector<float> expected(std::size_t(batch) * out), actual(expected.size(), -99.0f);
+                ReferenceKernels::fully_connected(input.data(), batch, packed.view(), expected.data());
+                TypeParam::fully_connected(input.data(), batch, packed.view(), actual.data());
+                ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
+                                      "fully_connected batch " + std::to_string(batch) + " in " + std::to_string(in) +
+                                          " out " + std::to_string(out),
+                                      1e-4f, 1e-4f));
+            }
+}
+
+// The reference kernels themselves, on cases small enough to compute by hand.
+TEST(ReferenceKernels, DepthwiseOnOnePixelUsesOnlyTheCentreTap) {
+    std::vector<float> torch_w(9, 0.0f), bias{0.5f}, scale{1.0f};
+    for (int i = 0; i < 9; ++i) torch_w[i] = float(i + 1);  // centre tap is 5
+    const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), 1);
+    const float input = 2.0f;
+    float output = 0.0f;
+    ReferenceKernels::dwconv3x3(&input, 1, 1, 1, packed.view(), 1, Activation::none, &output);
+    EXPECT_FLOAT_EQ(output, 10.5f);
+    ReferenceKernels::dwconv3x3(&input, 1, 1, 1, packed.view(), 2, Activation::relu6, &output);
+    EXPECT_FLOAT_EQ(output, 6.0f);
+}
+
+TEST(ReferenceKernels, DepthwiseStrideTwoSamplesEvenPositions) {
+    // A 3x3 ramp with an all-ones kernel: the single stride-2 output of a 2x2 input sums the
+    // four pixels; the top-left output of a 3x3 input sums its 2x2 corner.
+    std::vector<float> torch_w(9, 1.0f), bias{0.0f}, scale{1.0f};
+    const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), 1);
+    const float input[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float out[4] = {};
+    ReferenceKernels::dwconv3x3(input, 1, 3, 3, packed.view(), 2, Activation::none, out);
+    EXPECT_FLOAT_EQ(out[0], 1 + 2 + 4 + 5);
+    EXPECT_FLOAT_EQ(out[1], 2 + 3 + 5 + 6);
+    EXPECT_FLOAT_EQ(out[3], 5 + 6 + 8 + 9);
+}
+
+TEST(ReferenceKernels, PointwiseIsAMatrixProduct) {
+    // out = in [1 x 2] * W^T with W = [[1, 2], [3, 4], [5, 6]] (PyTorch [out][in]) + bias.
+    const float torch_w[6] = {1, 2, 3, 4, 5, 6}, bias[3] = {0.5f, 0, -100};
+    const PackedPointwise packed = pack_pointwise(torch_w, nullptr, bias, 2, 3);
+    const float input[2] = {1, -1};
+    float out[3];
+    ReferenceKernels::pointwise_conv(input, 1, packed.view(), Activation::relu6, out);
+    EXPECT_FLOAT_EQ(out[0], 0.0f);  // -1 + 0.5, clamped
+    EXPECT_FLOAT_EQ(out[1], 0.0f);  // -1
+    EXPECT_FLOAT_EQ(out[2], 0.0f);  // -101
+    ReferenceKernels::pointwise_conv(input, 1, packed.view(), Activation::none, out);
+    EXPECT_FLOAT_EQ(out[0], -0.5f);
+    EXPECT_FLOAT_EQ(out[2], -101.0f);
+}
+
+}  // namespace
+}  // namespace mobilenext

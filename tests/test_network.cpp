@@ -1,0 +1,179 @@
+// The whole network: vector kernels against the all-reference network on the same weights,
+// input sizes from 32x32 up (odd, non-square), both layouts, several identity divisors;
+// weight validation; concurrent forwards from several threads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mobilenext/mobilenext.hpp>
+
+#include "test_support.hpp"
+
+namespace mobilenext {
+namespace {
+
+Tensor random_input(int n, int h, int w, int c, std::uint32_t seed) {
+    Tensor t(n, h, w, c);
+    const auto v = testing::random_vector(t.size(), seed, -2.0f, 2.0f);
+    std::copy(v.begin(), v.end(), t.data());
+    return t;
+}
+
+float max_abs(const Tensor& t) {
+    float m = 0.0f;
+    for (std::size_t i = 0; i < t.size(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+    return m;
+}
+
+struct NetworkCase {
+    double width;
+    int identity_div;
+    Layout layout;
+    int batch, height, width_px;
+};
+
+TEST(Network, SimdMatchesReferenceNetwork) {
+    const NetworkCase cases[] = {
+        {1.0, 1, Layout::official, 1, 224, 224},
+        {1.0, 2, Layout::official, 2, 33, 47},
+        {0.35, 6, Layout::official, 2, 32, 32},
+        {0.5, 3, Layout::official, 1, 65, 40},
+        {0.75, 2, Layout::mobilenext_pytorch, 1, 57, 57},
+        {1.4, 1, Layout::official, 1, 45, 33},
+    };
+    for (const NetworkCase& c : cases) {
+        NetworkConfig config;
+        config.width = c.width;
+        config.identity_div = c.identity_div;
+        config.layout = c.layout;
+        config.num_classes = 37;
+        const StateDict weights = make_random_state_dict(derive_topology(config), 7);
+        const Network net(config, weights);
+        const ReferenceNetwork ref(config, weights);
+        const Tensor x = random_input(c.batch, c.height, c.width_px, 3, 11);
+        const Tensor expected = ref.forward(x);
+        const Tensor actual = net.forward(x);
+        const std::string what = "width " + std::to_string(c.width) + " divisor " + std::to_string(c.identity_div) +
+                                 " layout " + layout_name(c.layout) + " input " + x.shape().str() + " kernels " +
+                                 Network::kernels_name();
+        ASSERT_EQ(actual.shape(), (Shape4{c.batch, 1, 1, 37})) << what;
+        const float scale = std::max(1.0f, max_abs(expected));
+        EXPECT_GT(max_abs(expected), 1e-3f) << what << ": logits are all near zero, the test would prove nothing";
+        EXPECT_TRUE(testing::all_close(actual.data(), expected.data(), expected.size(), what, 1e-4f * scale, 0.0f));
+    }
+}
+
+TEST(Network, UsesTheWidestVectorKernelsTheCompilerAllows) {
+#if XSIMD_WITH_AVX512F
+    EXPECT_NE(Network::kernels_name().find("avx512"), std::string::npos) << Network::kernels_name();
+#elif XSIMD_WITH_AVX2
+    EXPECT_NE(Network::kernels_name().find("avx2"), std::string::npos) << Network::kernels_name();
+#endif
+}
+
+TEST(Network, OneChannelInputAndFewClasses) {
+    NetworkConfig config;
+    config.width = 0.5;
+    config.in_channels = 1;
+    config.num_classes = 10;
+    const StateDict weights = make_random_state_dict(derive_topology(config), 3);
+    const Tensor x = random_input(3, 32, 32, 1, 5);
+    const Tensor a = Network(config, weights).forward(x), e = ReferenceNetwork(config, weights).forward(x);
+    EXPECT_TRUE(testing::all_close(a.data(), e.data(), e.size(), "1 channel, 10 classes", 1e-4f, 1e-4f));
+}
+
+TEST(Network, RejectsInputOfWrongChannels) {
+    const Network net = Network::random(NetworkConfig{0.35}, 1);
+    try {
+        net.forward(Tensor(1, 32, 32, 4));
+        FAIL() << "no exception";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("expected 3 channels"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Network, WeightErrorsNameTheTensorAndShapes) {
+    NetworkConfig config;
+    config.width = 0.35;
+    const StateDict good = make_random_state_dict(derive_topology(config), 1);
+    const auto message = [&config](const StateDict& dict) {
+        try {
+            Network net(config, dict, "model.safetensors");
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no exception");
+    };
+    StateDict missing = good;
+    missing.erase("features.5.conv.3.weight");
+    EXPECT_NE(message(missing).find("missing tensor 'features.5.conv.3.weight'"), std::string::npos) << message(missing);
+
+    StateDict reshaped = good;
+    reshaped["classifier.1.bias"].shape = {999};
+    const std::string m = message(reshaped);
+    EXPECT_NE(m.find("model.safetensors"), std::string::npos) << m;
+    EXPECT_NE(m.find("'classifier.1.bias' has shape [999], expected [1000]"), std::string::npos) << m;
+
+    StateDict extra = good;
+    extra["features.21.conv.0.weight"] = HostTensor{{1}, {0.0f}};
+    EXPECT_NE(message(extra).find("unexpected tensor 'features.21.conv.0.weight'"), std::string::npos)
+        << message(extra);
+
+    StateDict with_counter = good;  // BatchNorm's step counter is ignored
+    with_counter["features.0.1.num_batches_tracked"] = HostTensor{{}, {1.0f}};
+    EXPECT_EQ(message(with_counter), "no exception");
+}
+
+TEST(Network, WorkspaceIsReusedWithoutGrowing) {
+    const Network net = Network::random(NetworkConfig{0.5}, 2);
+    const Tensor x = random_input(2, 64, 64, 3, 9);
+    Workspace ws;
+    Tensor first, second;
+    net.forward(x, first, ws);
+    const std::size_t bytes = ws.bytes();
+    const float* logits_storage = first.data();
+    net.forward(x, first, ws);
+    EXPECT_EQ(ws.bytes(), bytes);
+    EXPECT_EQ(first.data(), logits_storage);
+    EXPECT_LE(net.working_memory_bytes(2, 64, 64), bytes);
+    net.forward(x, second, ws);
+    EXPECT_EQ(std::vector<float>(first.data(), first.data() + first.size()),
+              std::vector<float>(second.data(), second.data() + second.size()));
+}
+
+TEST(Network, ConcurrentForwardsGiveIdenticalOutputs) {
+    const Network net = Network::random(NetworkConfig{0.75, 2}, 4);
+    std::vector<Tensor> inputs;
+    std::vector<std::vector<float>> sequential;
+    for (int i = 0; i < 4; ++i) {
+        inputs.push_back(random_input(1 + i % 2, 40 + 8 * i, 48, 3, 100 + i));
+        const Tensor y = net.forward(inputs.back());
+        sequential.emplace_back(y.data(), y.data() + y.size());
+    }
+    constexpr int kThreads = 4, kRepeats = 3;
+    std::vector<std::vector<std::vector<float>>> results(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            Workspace ws;
+            Tensor y;
+            for (int r = 0; r < kRepeats; ++r)
+                for (std::size_t i = 0; i < inputs.size(); ++i) {
+                    const Tensor& x = inputs[(i + t) % inputs.size()];
+                    net.forward(x, y, ws);
+                    results[t].emplace_back(y.data(), y.data() + y.size());
+                }
+        });
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t)
+        for (std::size_t k = 0; k < results[t].size(); ++k)
+            ASSERT_EQ(results[t][k], sequential[((k % inputs.size()) + t) % inputs.size()])
+                << "thread " << t << " call " << k;
+}
+
+}  // namespace
+}  // namespace mobilenext

@@ -1,0 +1,133 @@
+// Each form of the sandglass block (on every vector kernel set) against the same layers
+// composed by hand from reference kernels, for several identity divisors.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <mobilenext/blocks/sandglass_block.hpp>
+#include <mobilenext/kernels/kernel_sets.hpp>
+
+#include "test_support.hpp"
+
+namespace mobilenext {
+namespace {
+
+using Ref = kernels::ReferenceKernels;
+
+PackedDepthwise random_depthwise(int c, std::uint32_t seed) {
+    const auto w = testing::random_vector(std::size_t(c) * 9, seed, -0.5f, 0.5f);
+    const auto scale = testing::random_vector(c, seed + 1, 0.5f, 1.5f);
+    const auto bias = testing::random_vector(c, seed + 2);
+    return pack_depthwise(w.data(), scale.data(), bias.data(), c);
+}
+
+PackedPointwise random_pointwise(int in, int out, std::uint32_t seed) {
+    const auto w = testing::random_vector(std::size_t(in) * out, seed, -0.3f, 0.3f);
+    const auto scale = testing::random_vector(out, seed + 1, 0.5f, 1.5f);
+    const auto bias = testing::random_vector(out, seed + 2);
+    return pack_pointwise(w.data(), scale.data(), bias.data(), in, out);
+}
+
+struct BlockCase {
+    BlockForm form;
+    int in, hidden, out, stride, divisor;
+    int batch, height, width;
+};
+
+std::string describe(const BlockCase& c) {
+    return std::string(block_form_name(c.form)) + " in " + std::to_string(c.in) + " hidden " +
+           std::to_string(c.hidden) + " out " + std::to_string(c.out) + " stride " + std::to_string(c.stride) +
+           " divisor " + std::to_string(c.divisor) + " batch " + std::to_string(c.batch) + " HxW " +
+           std::to_string(c.height) + "x" + std::to_string(c.width);
+}
+
+template <class Kernels>
+class SandglassBlockTest : public ::testing::Test {};
+TYPED_TEST_SUITE(SandglassBlockTest, testing::SimdKernelSets, testing::KernelSetName);
+
+TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
+    using F = BlockForm;
+    std::vector<BlockCase> cases = {
+        {F::head_t2, 16, 8, 48, 2, 1, 2, 15, 15},
+        {F::head_t2, 17, 8, 33, 2, 1, 1, 7, 9},
+        {F::pointwise_only, 33, 16, 57, 1, 1, 2, 7, 7},
+        {F::pointwise_only, 96, 32, 144, 1, 1, 1, 14, 15},
+        {F::pointwise_dw_s2, 24, 16, 40, 2, 1, 2, 15, 14},
+        {F::pointwise_dw_s2, 17, 16, 31, 2, 1, 1, 1, 1},
+        {F::full, 31, 16, 45, 1, 1, 1, 7, 7},  // keep_3x3 style: channels change, no shortcut
+    };
+    for (int divisor : {1, 2, 3, 6})
+        for (int c : {33, 96, 144}) cases.push_back({F::full, c, 16, c, 1, divisor, 2, 7, 9});
+    cases.push_back({F::full, 40, 16, 40, 2, 1, 1, 15, 15});  // third-party layout: stride in the last dw
+
+    std::uint32_t seed = 1;
+    for (const BlockCase& c : cases) {
+        BlockSpec spec;
+        spec.index = 1;
+        spec.form = c.form;
+        spec.in_channels = c.in;
+        spec.hidden = c.hidden;
+        spec.out_channels = c.out;
+        spec.stride = c.stride;
+        spec.shortcut_channels = (c.in == c.out && c.stride == 1) ? c.out / c.divisor : 0;
+        SandglassWeights w;
+        if (spec.has_input_dw()) w.input_dw = random_depthwise(c.in, seed += 3);
+        w.reduce = random_pointwise(c.in, c.hidden, seed += 3);
+        w.expand = random_pointwise(c.hidden, c.out, seed += 3);
+        if (spec.has_output_dw()) w.output_dw = random_depthwise(c.out, seed += 3);
+
+        // The expected output, layer by layer from reference kernels.
+        const std::size_t pixels = std::size_t(c.batch) * c.height * c.width;
+        const auto input = testing::random_vector(pixels * c.in, seed += 3, -3.0f, 3.0f);
+        std::vector<float> a(pixels * c.in), hidden(pixels * c.hidden), wide(pixels * c.out);
+        const float* x = input.data();
+        if (spec.has_input_dw()) {
+            Ref::dwconv3x3(x, c.batch, c.height, c.width, w.input_dw.view(), 1, Activation::relu6, a.data());
+            x = a.data();
+        }
+        Ref::pointwise_conv(x, pixels, w.reduce.view(), Activation::none, hidden.data());
+        Ref::pointwise_conv(hidden.data(), pixels, w.expand.view(), Activation::relu6, wide.data());
+        std::vector<float> expected = wide;
+        int oh = c.height, ow = c.width;
+        if (spec.has_output_dw()) {
+            oh = conv3x3_output_size(c.height, c.stride);
+            ow = conv3x3_output_size(c.width, c.stride);
+            expected.assign(std::size_t(c.batch) * oh * ow * c.out, 0.0f);
+            Ref::dwconv3x3(wide.data(), c.batch, c.height, c.width, w.output_dw.view(), c.stride, Activation::none,
+                           expected.data());
+        }
+        if (spec.shortcut_channels > 0)
+            for (std::size_t p = 0; p < pixels; ++p)
+                for (int ch = 0; ch < spec.shortcut_channels; ++ch) expected[p * c.out + ch] += input[p * c.in + ch];
+
+        const SandglassBlock<TypeParam> block(spec, std::move(w));
+        EXPECT_EQ(block.output_height(c.height), oh);
+        EXPECT_EQ(block.output_width(c.width), ow);
+        std::vector<float> actual(expected.size(), -99.0f);
+        std::vector<float> scratch_wide(block.wide_scratch_floats(pixels) + 1);
+        std::vector<float> scratch_narrow(block.narrow_scratch_floats(pixels) + 1);
+        block.forward(input.data(), c.batch, c.height, c.width, actual.data(), scratch_wide.data(),
+                      scratch_narrow.data());
+        ASSERT_TRUE(testing::all_close(actual.data(), expected.data(), expected.size(), describe(c), 1e-4f, 1e-4f));
+    }
+}
+
+TEST(SandglassBlock, RejectsInconsistentSpecs) {
+    BlockSpec spec;
+    spec.form = BlockForm::pointwise_only;
+    spec.in_channels = 8;
+    spec.hidden = 4;
+    spec.out_channels = 8;
+    spec.stride = 2;  // no depthwise to carry the stride
+    SandglassWeights w;
+    w.reduce = random_pointwise(8, 4, 1);
+    w.expand = random_pointwise(4, 8, 2);
+    EXPECT_THROW((SandglassBlock<Ref>(spec, w)), Error);
+    spec.stride = 1;
+    spec.hidden = 5;  // weights have 4
+    EXPECT_THROW((SandglassBlock<Ref>(spec, w)), Error);
+}
+
+}  // namespace
+}  // namespace mobilenext
