@@ -2,6 +2,7 @@
 // width 1.0, and the parameter and multiply-add counts PyTorch reports for the same models.
 #include <gtest/gtest.h>
 
+#include <mobilenext/model/network.hpp>
 #include <mobilenext/model/state_dict.hpp>
 #include <mobilenext/model/topology.hpp>
 
@@ -78,9 +79,23 @@ TEST(Topology, IdentityDivisorSetsShortcutChannels) {
     for (int d : {1, 2, 3, 6}) {
         NetworkConfig config;
         config.identity_div = d;
-        for (const BlockSpec& b : derive_topology(config).blocks)
-            if (b.shortcut_channels > 0) EXPECT_EQ(b.shortcut_channels, b.out_channels / d) << "divisor " << d;
+        for (const BlockSpec& b : derive_topology(config).blocks) {
+            if (b.shortcut_channels > 0) {
+                EXPECT_EQ(b.shortcut_channels, b.out_channels / d) << "divisor " << d;
+            }
+        }
     }
+}
+
+TEST(Topology, TinyWidthsKeepTheFullFormAtStrideOne) {
+    // At width 0.125 the first 192-row block keeps its channels (24 -> 24) and so takes the
+    // full form, which the authors build with stride 1.
+    NetworkConfig config;
+    config.width = 0.125;
+    const Topology t = derive_topology(config);
+    EXPECT_EQ(t.blocks[2].form, BlockForm::full);
+    EXPECT_EQ(t.blocks[2].stride, 1);
+    EXPECT_NO_THROW(Network::random(config, 1));
 }
 
 TEST(Topology, ThirdPartyLayoutIsAllFullFormWithStrideInLastDepthwise) {
@@ -136,15 +151,30 @@ struct PinnedCounts {
 };
 
 TEST(Topology, CountsMatchPyTorch) {
-    const PinnedCounts pinned[] = {
-        {1.0, 3535416, 311342592},  // PLACEHOLDER
+    const PinnedCounts official[] = {
+        {0.35, 1913976, 75141032},
+        {0.5, 2152304, 103256448},
+        {0.75, 2766168, 207926720},
+        {1.0, 3535416, 311342592},
+        {1.4, 6126168, 588319256},
     };
-    for (const PinnedCounts& p : pinned) {
+    // The same five widths in the third-party layout (every block full form, last row scaled).
+    const PinnedCounts third_party[] = {
+        {0.35, 745780, 47715752},
+        {0.5, 1202768, 81401408},
+        {0.75, 2141812, 164626272},
+        {1.0, 3305720, 274594944},
+        {1.4, 5628896, 514199504},
+    };
+    for (const auto& [layout, pinned] : {std::pair{Layout::official, official}, std::pair{Layout::mobilenext_pytorch, third_party}})
+        for (int i = 0; i < 5; ++i) {
+        const PinnedCounts& p = pinned[i];
         NetworkConfig config;
         config.width = p.width;
+        config.layout = layout;
         const Topology t = derive_topology(config);
-        EXPECT_EQ(count_parameters(t), p.params) << "width " << p.width;
-        EXPECT_EQ(count_multiply_adds(t, 224, 224), p.madds) << "width " << p.width;
+        EXPECT_EQ(count_parameters(t), p.params) << layout_name(layout) << " width " << p.width;
+        EXPECT_EQ(count_multiply_adds(t, 224, 224), p.madds) << layout_name(layout) << " width " << p.width;
     }
 }
 

@@ -33,34 +33,34 @@ public:
 
     const HostTensor& get(const std::string& name, const std::vector<std::int64_t>& shape) {
         const auto it = dict_.find(name);
-        check(it != dict_.end(), source_ + ": missing tensor '" + name + "' (expected shape " + shape_string(shape) + ")");
-        check(it->second.shape == shape, source_ + ": tensor '" + name + "' has shape " +
-                                             shape_string(it->second.shape) + ", expected " + shape_string(shape));
+        if (it == dict_.end()) throw LoadError(source_, name, "a tensor of shape " + shape_string(shape), "none (missing)");
+        if (it->second.shape != shape)
+            throw LoadError(source_, name, "shape " + shape_string(shape), "shape " + shape_string(it->second.shape));
         std::size_t count = 1;
         for (std::int64_t d : shape) count *= std::size_t(d);
-        check(it->second.values.size() == count, source_ + ": tensor '" + name + "' holds " +
-                                                     std::to_string(it->second.values.size()) + " values, expected " +
-                                                     std::to_string(count));
+        if (it->second.values.size() != count)
+            throw LoadError(source_, name, std::to_string(count) + " values",
+                            std::to_string(it->second.values.size()) + " values");
         used_.insert(name);
         return it->second;
     }
 
     FoldedBatchNorm batch_norm(const std::string& prefix, int channels) {
+        // Fetched one by one, so a file missing several is always reported by the first.
         const std::vector<std::int64_t> shape{channels};
-        return fold_batch_norm(get(prefix + ".weight", shape).values.data(), get(prefix + ".bias", shape).values.data(),
-                               get(prefix + ".running_mean", shape).values.data(),
-                               get(prefix + ".running_var", shape).values.data(), channels);
+        const float* gamma = get(prefix + ".weight", shape).values.data();
+        const float* beta = get(prefix + ".bias", shape).values.data();
+        const float* mean = get(prefix + ".running_mean", shape).values.data();
+        const float* var = get(prefix + ".running_var", shape).values.data();
+        return fold_batch_norm(gamma, beta, mean, var, channels);
     }
 
     // Every tensor was used, except BatchNorm's step counter (irrelevant at inference).
     void check_all_used() const {
         for (const auto& [name, tensor] : dict_) {
-            const std::string counter = "num_batches_tracked";
-            const bool is_counter =
-                name.size() >= counter.size() && name.compare(name.size() - counter.size(), counter.size(), counter) == 0;
-            check(is_counter || used_.count(name) != 0,
-                  source_ + ": unexpected tensor '" + name + "' with shape " + shape_string(tensor.shape) +
-                      " (no such layer in this MobileNeXt)");
+            if (!ends_with(name, "num_batches_tracked") && used_.count(name) == 0)
+                throw LoadError(source_, name, "no such tensor in this MobileNeXt",
+                                "an unexpected tensor of shape " + shape_string(tensor.shape));
         }
     }
 

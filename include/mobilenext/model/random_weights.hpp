@@ -21,9 +21,7 @@ inline StateDict make_random_state_dict(const Topology& topology, std::uint64_t 
         const double u1 = 1.0 - uniform(0.0, 1.0), u2 = uniform(0.0, 1.0);
         return stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
     };
-    const auto ends_with = [](const std::string& s, const std::string& suffix) {
-        return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
+    using internal::ends_with;
     StateDict dict;
     for (const ExpectedTensor& e : expected_state_dict(topology)) {
         std::size_t count = 1;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -76,11 +77,17 @@ inline int make_divisible(double v, int divisor) {
     return rounded;
 }
 
+inline std::string format_number(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
 inline void validate_config(const NetworkConfig& c) {
     internal::check(std::isfinite(c.width) && c.width >= 0.1 && c.width <= 4.0,
-                    "NetworkConfig: width multiplier must be in [0.1, 4], found " + std::to_string(c.width));
+                    "NetworkConfig: width multiplier must be in [0.1, 4], found " + format_number(c.width));
     internal::check(c.identity_div >= 1 && c.identity_div <= 4096,
-                    "NetworkConfig: identity divisor must be >= 1, found " + std::to_string(c.identity_div));
+                    "NetworkConfig: identity divisor must be in [1, 4096], found " + std::to_string(c.identity_div));
     internal::check(c.num_classes >= 1 && c.num_classes <= (1 << 20),
                     "NetworkConfig: classes must be in [1, 2^20], found " + std::to_string(c.num_classes));
     internal::check(c.in_channels >= 1 && c.in_channels <= 64,
@@ -100,7 +107,9 @@ inline Topology derive_topology(const NetworkConfig& config) {
     int inp = topo.stem_channels;
     int index = 1;
     for (const Row& row : rows) {
-        const int oup = (row.c == 1280 && w < 1.0) ? 1280 : make_divisible(row.c * w, 8);
+        // The authors keep the last row at 1280 channels below width 1; the third-party code
+        // scales it like every other row.
+        const int oup = (official && row.c == 1280 && w < 1.0) ? 1280 : make_divisible(row.c * w, 8);
         for (int i = 0; i < row.n; ++i) {
             const int stride = i == 0 ? row.s : 1;
             BlockSpec b;
@@ -120,6 +129,9 @@ inline Topology derive_topology(const NetworkConfig& config) {
                     b.form = BlockForm::pointwise_dw_s2;
                 else
                     b.form = BlockForm::full;
+                // The authors build the full form with stride 1 in both depthwise layers; it
+                // meets a stride-2 row only at tiny widths where the row keeps its channels.
+                if (b.form == BlockForm::full) b.stride = 1;
                 if (b.form == BlockForm::full && !keep_3x3) b.shortcut_channels = oup / config.identity_div;
             } else {
                 b.hidden = inp / row.t;

@@ -1,0 +1,599 @@
+// The `mobilenext` command: inspect a network (info), run a .npy batch (run), time forward
+// passes (bench), classify image files (classify), show the network input of an image
+// (preprocess).
+//
+// Exit codes: 0 success, 1 a library error (bad file, wrong shape, ...), 2 a usage error.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <new>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <mobilenext/mobilenext.hpp>
+
+#include "image_file.hpp"
+#include "imagenet_classes.hpp"
+
+namespace {
+
+namespace mnx = mobilenext;
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// A mistake on the command line (as opposed to a problem with the data or the model).
+class UsageError : public std::runtime_error {
+public:
+    UsageError(const std::string& message, std::string usage_line = "")
+        : std::runtime_error(message), usage(std::move(usage_line)) {}
+    std::string usage;  // the command's synopsis, when known
+};
+
+// ---------------------------------------------------------------------------------------------
+// Options parsing: each subcommand declares its options, then reads typed values by name.
+
+class ArgParser {
+public:
+    ArgParser(std::string command, std::string synopsis, std::string description)
+        : command_(std::move(command)), synopsis_(std::move(synopsis)), description_(std::move(description)) {}
+
+    // An option taking a value, given as `--name VALUE` or `--name=VALUE`.
+    ArgParser& option(const std::string& name, const std::string& metavar, const std::string& help) {
+        specs_.push_back({name, metavar, help});
+        return *this;
+    }
+
+    // An option without a value, e.g. `--no-verify`.
+    ArgParser& flag(const std::string& name, const std::string& help) {
+        specs_.push_back({name, "", help, true});
+        return *this;
+    }
+
+    // Non-option arguments this command accepts (at most `max_count`).
+    ArgParser& positionals(std::size_t max_count, const std::string& metavar, const std::string& help) {
+        max_positionals_ = max_count;
+        positional_metavar_ = metavar;
+        positional_help_ = help;
+        return *this;
+    }
+
+    // Returns false when help was asked for (and printed): the caller then exits with 0.
+    bool parse(const std::vector<std::string>& args) {
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            const std::string& arg = args[i];
+            if (arg == "-h" || arg == "--help") {
+                std::fputs(help().c_str(), stdout);
+                return false;
+            }
+            if (arg.size() < 2 || arg[0] != '-') {
+                if (positionals_.size() >= max_positionals_) fail("unexpected argument '" + arg + "'");
+                positionals_.push_back(arg);
+                continue;
+            }
+            const std::size_t eq = arg.find('=');
+            const std::string name = arg.substr(0, eq);
+            const Spec* spec = find(name);
+            if (spec == nullptr) fail("unknown option '" + name + "'");
+            if (values_.count(name) != 0) fail("option " + name + " given more than once");
+            if (spec->is_flag) {
+                if (eq != std::string::npos) fail("option " + name + " takes no value");
+                values_[name] = "";
+            } else if (eq != std::string::npos) {
+                values_[name] = arg.substr(eq + 1);
+            } else {
+                // A following option name is a forgotten value, not the value itself.
+                if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)
+                    fail("option " + name + " needs a value (" + spec->metavar + ")");
+                values_[name] = args[++i];
+            }
+        }
+        return true;
+    }
+
+    std::optional<std::string> get(const std::string& name) const {
+        const auto it = values_.find(name);
+        if (it == values_.end()) return std::nullopt;
+        return it->second;
+    }
+    bool has(const std::string& name) const { return values_.count(name) != 0; }
+    const std::vector<std::string>& positional_args() const { return positionals_; }
+
+    double get_double(const std::string& name, double fallback) const {
+        const auto text = get(name);
+        if (!text) return fallback;
+        errno = 0;
+        char* end = nullptr;
+        const double v = std::strtod(text->c_str(), &end);
+        if (text->empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+            fail("invalid value '" + *text + "' for " + name + ": expected a number");
+        return v;
+    }
+
+    long long get_int(const std::string& name, long long fallback, long long min, long long max) const {
+        const auto text = get(name);
+        if (!text) return fallback;
+        errno = 0;
+        char* end = nullptr;
+        const long long v = std::strtoll(text->c_str(), &end, 10);
+        if (text->empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
+            fail("invalid value '" + *text + "' for " + name + ": expected an integer in [" +
+                 std::to_string(min) + ", " + std::to_string(max) + "]");
+        return v;
+    }
+
+    std::uint64_t get_u64(const std::string& name) const {
+        const std::string text = get(name).value();
+        errno = 0;
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+        // strtoull accepts a sign and negates: refuse anything but digits.
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || *end != '\0' ||
+            errno == ERANGE)
+            fail("invalid value '" + text + "' for " + name + ": expected an integer in [0, 2^64)");
+        return v;
+    }
+
+    // HxW, or a single number for a square.
+    std::pair<int, int> get_size(const std::string& name, std::pair<int, int> fallback) const {
+        const auto text = get(name);
+        if (!text) return fallback;
+        const auto dimension = [&](const std::string& part) {
+            errno = 0;
+            char* end = nullptr;
+            const long v = std::strtol(part.c_str(), &end, 10);
+            if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE ||
+                v < 1 || v > 65536)
+                fail("invalid value '" + *text + "' for " + name +
+                     ": expected HxW with sides in [1, 65536], e.g. 224x224");
+            return int(v);
+        };
+        const std::size_t x = text->find('x');
+        if (x == std::string::npos) {
+            const int side = dimension(*text);
+            return {side, side};
+        }
+        return {dimension(text->substr(0, x)), dimension(text->substr(x + 1))};
+    }
+
+    [[noreturn]] void fail(const std::string& message) const { throw UsageError(message, usage_line()); }
+
+    std::string usage_line() const { return "usage: mobilenext " + command_ + " " + synopsis_ + "\n"; }
+
+    std::string help() const {
+        std::string s = usage_line() + "\n" + description_ + "\n\n";
+        if (max_positionals_ > 0) s += "arguments:\n" + row(positional_metavar_, positional_help_) + "\n";
+        s += "options:\n";
+        for (const Spec& spec : specs_) s += row(spec.is_flag ? spec.name : spec.name + " " + spec.metavar, spec.help);
+        s += row("-h, --help", "show this help and exit");
+        return s;
+    }
+
+    const std::string& command() const { return command_; }
+
+private:
+    struct Spec {
+        std::string name, metavar, help;
+        bool is_flag = false;
+    };
+
+    const Spec* find(const std::string& name) const {
+        for (const Spec& s : specs_)
+            if (s.name == name) return &s;
+        return nullptr;
+    }
+
+    static std::string row(const std::string& left, const std::string& right) {
+        std::string s = "  " + left;
+        s += s.size() < 28 ? std::string(28 - s.size(), ' ') : "\n" + std::string(28, ' ');
+        return s + right + "\n";
+    }
+
+    std::string command_, synopsis_, description_;
+    std::vector<Spec> specs_;
+    std::size_t max_positionals_ = 0;
+    std::string positional_metavar_, positional_help_;
+    std::map<std::string, std::string> values_;
+    std::vector<std::string> positionals_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The model: a converted file (MODEL.safetensors), or random weights for a given architecture.
+// Every command builds it through make_model, so both sources behave the same everywhere.
+
+void add_model_options(ArgParser& p) {
+    p.option("--width", "W", "without MODEL: width multiplier (default 1.0)")
+        .option("--random-weights", "SEED", "without MODEL: random weights from this seed")
+        .option("--identity-div", "D", "the shortcut keeps the first C/D channels (default: the file's, else 1)")
+        .option("--classes", "N", "without MODEL: classifier outputs (default 1000)")
+        .option("--in-channels", "C", "without MODEL: input image channels (default 3)")
+        .option("--layout", "L", "without MODEL: official | mobilenext.pytorch (default official)")
+        .flag("--no-verify", "do not run the test vector stored in MODEL at load");
+}
+
+// `model_path` empty: random weights (required unless `allow_default_weights`, for commands
+// such as info whose output does not depend on the weights).
+mnx::Model make_model(const ArgParser& p, const std::string& model_path, bool allow_default_weights = false) {
+    if (!model_path.empty()) {
+        for (const char* name : {"--width", "--random-weights", "--classes", "--in-channels", "--layout"})
+            if (p.has(name)) p.fail(std::string(name) + " describes random weights; MODEL already has its architecture");
+        mnx::LoadOptions options;
+        options.verify_test_vector = !p.has("--no-verify");
+        if (p.has("--identity-div")) options.identity_div = int(p.get_int("--identity-div", 1, 1, 4096));
+        return mnx::Model::load(model_path, options);
+    }
+    if (!allow_default_weights && !p.has("--random-weights"))
+        p.fail("no weights: give MODEL.safetensors, or --width W --random-weights SEED");
+    mnx::ModelInfo info;
+    mnx::NetworkConfig& c = info.config;
+    c.width = p.get_double("--width", 1.0);
+    c.identity_div = int(p.get_int("--identity-div", 1, 1, 4096));
+    c.num_classes = int(p.get_int("--classes", 1000, 1, 1 << 20));
+    c.in_channels = int(p.get_int("--in-channels", 3, 1, 64));
+    if (const auto layout = p.get("--layout")) {
+        if (*layout == mnx::layout_name(mnx::Layout::official))
+            c.layout = mnx::Layout::official;
+        else if (*layout == mnx::layout_name(mnx::Layout::mobilenext_pytorch))
+            c.layout = mnx::Layout::mobilenext_pytorch;
+        else
+            p.fail("invalid value '" + *layout + "' for --layout: expected official or mobilenext.pytorch");
+    }
+    const std::uint64_t seed = p.has("--random-weights") ? p.get_u64("--random-weights") : 0;
+    info.path = "random weights (seed " + std::to_string(seed) + ")";
+    return mnx::Model(mnx::Network::random(c, seed), std::move(info));
+}
+
+// The MODEL argument: the first positional argument, if any.
+std::string model_argument(const ArgParser& p) {
+    return p.positional_args().empty() ? std::string() : p.positional_args().front();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting helpers.
+
+std::string format(const char* fmt, double v) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, fmt, v);
+    return buffer;
+}
+
+std::string size_text(int h, int w) { return std::to_string(h) + "x" + std::to_string(w); }
+
+std::string describe(const mnx::NetworkConfig& c) {
+    // Keeps one decimal for whole widths ("1.0"), as the option is usually written.
+    const std::string width = format(c.width == std::floor(c.width) ? "%.1f" : "%g", c.width);
+    return "MobileNeXt width " + width + ", identity divisor " + std::to_string(c.identity_div) + ", " +
+           std::to_string(c.num_classes) + " classes, " + std::to_string(c.in_channels) + " input channels, layout " +
+           mnx::layout_name(c.layout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// info
+
+int command_info(const std::vector<std::string>& args) {
+    ArgParser p("info", "[MODEL.safetensors] [options]",
+                "Prints the kernel set, the topology of the network (one row per layer group), its parameters,\n"
+                "multiply-adds and working memory. Without MODEL, the architecture comes from the options.");
+    p.positionals(1, "MODEL", "a converted model (tools/convert.py)");
+    add_model_options(p);
+    p.option("--size", "HxW", "input size for output sizes and costs (default 224x224)");
+    if (!p.parse(args)) return 0;
+    const auto [height, width] = p.get_size("--size", {224, 224});
+    // The table needs no particular weights: without a file, any weights do.
+    const mnx::Model model = make_model(p, model_argument(p), true);
+    const mnx::Network& net = model.network();
+    const mnx::Topology& t = net.topology();
+
+    std::printf("kernels: %s\n", mnx::Network::kernels_name().c_str());
+    std::printf("model:   %s\n", describe(t.config).c_str());
+    std::printf("weights: %s%s\n", model.info().path.c_str(),
+                model.info().test_vector ? " (stored test vector checked at load)" : "");
+    std::printf("input:   %s\n\n", size_text(height, width).c_str());
+
+    const char* row = "%-12s %-16s %6s %7s %6s %7s %9s %10s\n";
+    const auto num = [](int v) { return std::to_string(v); };
+    std::printf(row, "layer", "form", "in", "hidden", "out", "stride", "shortcut", "output");
+    int h = mnx::conv3x3_output_size(height, 2), w = mnx::conv3x3_output_size(width, 2);
+    std::printf(row, "features.0", "conv3x3", num(t.config.in_channels).c_str(), "-", num(t.stem_channels).c_str(), "2",
+                "-", size_text(h, w).c_str());
+    for (const mnx::BlockSpec& b : t.blocks) {
+        if (b.has_output_dw()) {
+            h = mnx::conv3x3_output_size(h, b.stride);
+            w = mnx::conv3x3_output_size(w, b.stride);
+        }
+        std::printf(row, ("features." + num(b.index)).c_str(), mnx::block_form_name(b.form), num(b.in_channels).c_str(),
+                    num(b.hidden).c_str(), num(b.out_channels).c_str(), num(b.stride).c_str(),
+                    b.shortcut_channels > 0 ? num(b.shortcut_channels).c_str() : "-", size_text(h, w).c_str());
+    }
+    std::printf(row, "classifier", "avgpool+linear", num(t.last_channels).c_str(), "-", num(t.config.num_classes).c_str(),
+                "-", "-", "1x1");
+
+    const std::int64_t params = mnx::count_parameters(t);
+    const std::int64_t madds = mnx::count_multiply_adds(t, height, width);
+    const std::size_t memory = net.working_memory_bytes(1, height, width);
+    std::printf("\nparameters      %14lld  (%.2f M)\n", static_cast<long long>(params), double(params) / 1e6);
+    std::printf("multiply-adds   %14lld  (%.1f M per image at %s)\n", static_cast<long long>(madds),
+                double(madds) / 1e6, size_text(height, width).c_str());
+    std::printf("working memory  %14zu  bytes (%.2f MiB, batch 1)\n", memory, double(memory) / (1024.0 * 1024.0));
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+int command_run(const std::vector<std::string>& args) {
+    ArgParser p("run", "MODEL.safetensors --input X.npy --output Y.npy [options]",
+                "Classifies a batch: reads float32 images as a rank-4 NCHW .npy array and writes the\n"
+                "logits as a float32 .npy array of shape [N, classes]. Without MODEL, give\n"
+                "--width W --random-weights SEED.");
+    p.positionals(1, "MODEL", "a converted model (tools/convert.py)");
+    add_model_options(p);
+    p.option("--input", "X.npy", "input images, NCHW (required)").option("--output", "Y.npy", "logits (required)");
+    if (!p.parse(args)) return 0;
+    const mnx::Model model = make_model(p, model_argument(p));
+    const mnx::Network& net = model.network();
+    const mnx::NetworkConfig& config = net.config();
+    if (!p.has("--input")) p.fail("missing required option --input X.npy");
+    if (!p.has("--output")) p.fail("missing required option --output Y.npy");
+    const std::string input_path = *p.get("--input"), output_path = *p.get("--output");
+
+    const mnx::NpyArray x = mnx::read_npy(input_path);
+    mnx::internal::check(x.shape.size() == 4, input_path + ": expected a rank-4 NCHW array, found shape " +
+                                                  mnx::shape_string(x.shape));
+    for (std::int64_t d : x.shape)
+        mnx::internal::check(d >= 1 && d <= (std::int64_t(1) << 30),
+                             input_path + ": expected every NCHW dimension in [1, 2^30], found shape " +
+                                 mnx::shape_string(x.shape));
+    const int n = int(x.shape[0]), c = int(x.shape[1]), h = int(x.shape[2]), w = int(x.shape[3]);
+    mnx::internal::check(c == config.in_channels,
+                         input_path + ": expected " + std::to_string(config.in_channels) +
+                             " channels (dimension 1 of NCHW), found " + std::to_string(c) + " in shape " +
+                             mnx::shape_string(x.shape));
+
+    const mnx::Tensor input = mnx::Tensor::from_nchw(x.values.data(), n, c, h, w);
+    const auto start = std::chrono::steady_clock::now();
+    const mnx::Tensor logits = net.forward(input);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+
+    // Logits are [N][1][1][classes]: already the [N, classes] C-order array.
+    const std::vector<std::int64_t> shape{logits.batch(), logits.channels()};
+    mnx::write_npy(output_path, logits.data(), shape);
+    std::printf("%s: logits %s from input %s in %.2f ms (%s)\n", output_path.c_str(), mnx::shape_string(shape).c_str(),
+                mnx::shape_string(x.shape).c_str(), ms, mnx::Network::kernels_name().c_str());
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench
+
+int command_bench(const std::vector<std::string>& args) {
+    ArgParser p("bench", "MODEL.safetensors [options]",
+                "Times forward passes on random images with one reused workspace (single thread).\n"
+                "Without MODEL, give --width W --random-weights SEED.");
+    p.positionals(1, "MODEL", "a converted model (tools/convert.py)");
+    add_model_options(p);
+    p.option("--batch", "B", "images per forward pass (default 1)")
+        .option("--size", "HxW", "image size (default 224x224)")
+        .option("--runs", "N", "timed forward passes (default 50)")
+        .option("--warmup", "K", "untimed forward passes first (default 5)");
+    if (!p.parse(args)) return 0;
+    const int batch = int(p.get_int("--batch", 1, 1, 65536));
+    const auto [height, width] = p.get_size("--size", {224, 224});
+    const int runs = int(p.get_int("--runs", 50, 1, 1000000));
+    const int warmup = int(p.get_int("--warmup", 5, 0, 1000000));
+
+    const mnx::Model model = make_model(p, model_argument(p));
+    const mnx::Network& net = model.network();
+    mnx::Tensor input(batch, height, width, net.config().in_channels);
+    std::mt19937 engine(12345);
+    std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+    for (std::size_t i = 0; i < input.size(); ++i) input.data()[i] = pixel(engine);
+
+    mnx::Workspace workspace;
+    mnx::Tensor logits;
+    for (int i = 0; i < warmup; ++i) net.forward(input, logits, workspace);
+    std::vector<double> seconds;
+    seconds.reserve(std::size_t(runs));
+    for (int i = 0; i < runs; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        net.forward(input, logits, workspace);
+        seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    // Keeps the result observable, so no pass can be optimised away.
+    volatile float sink = logits.data()[0];
+    (void)sink;
+
+    std::sort(seconds.begin(), seconds.end());
+    const double median = runs % 2 ? seconds[runs / 2] : 0.5 * (seconds[runs / 2 - 1] + seconds[runs / 2]);
+    const double fastest = seconds.front();
+    const std::int64_t madds = net.multiply_adds(height, width);
+    std::printf("kernels:     %s\n", mnx::Network::kernels_name().c_str());
+    std::printf("model:       %s\n", describe(net.config()).c_str());
+    std::printf("input:       batch %d, %s, %d channels\n", batch, size_text(height, width).c_str(),
+                net.config().in_channels);
+    std::printf("runs:        %d timed after %d warm-up\n", runs, warmup);
+    std::printf("latency:     median %.3f ms, min %.3f ms\n", median * 1e3, fastest * 1e3);
+    std::printf("throughput:  %.1f images/s (median)\n", batch / median);
+    std::printf("compute:     %.2f GFLOP/s (median; 2 x %.1f M multiply-adds per image)\n",
+                2.0 * double(madds) * batch / median / 1e9, double(madds) / 1e6);
+    std::printf("workspace:   %.2f MiB\n", double(workspace.bytes()) / (1024.0 * 1024.0));
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// classify
+
+// Class names: --labels FILE (one per line), else the file's, else ImageNet's for 1000 classes.
+std::vector<std::string> class_names(const ArgParser& p, const mnx::Model& model) {
+    const int classes = model.network().config().num_classes;
+    std::vector<std::string> names;
+    if (const auto path = p.get("--labels")) {
+        std::FILE* f = std::fopen(path->c_str(), "r");
+        if (f == nullptr) throw mnx::Error(*path + ": cannot open the labels file");
+        char line[4096];
+        while (std::fgets(line, sizeof line, f) != nullptr) {
+            std::string name(line);
+            while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+            names.push_back(name);
+        }
+        std::fclose(f);
+        mnx::internal::check(names.size() == std::size_t(classes), *path + ": expected " + std::to_string(classes) +
+                                                                       " labels (one per line), found " +
+                                                                       std::to_string(names.size()));
+    } else if (!model.info().labels.empty()) {
+        names = model.info().labels;
+    } else if (classes == 1000) {
+        names.assign(std::begin(kImageNetClasses), std::end(kImageNetClasses));
+    } else {
+        for (int i = 0; i < classes; ++i) names.push_back("class " + std::to_string(i));
+    }
+    return names;
+}
+
+int command_classify(const std::vector<std::string>& args) {
+    ArgParser p("classify", "MODEL.safetensors IMAGE... [--top K] [--labels FILE]",
+                "Classifies image files (JPEG, PNG, BMP, ...): resize, centre crop and normalise as the\n"
+                "file's metadata says (default: shorter side 256 bicubic, crop 224, ImageNet mean/std),\n"
+                "then prints the top classes with their softmax probabilities.");
+    p.positionals(1 << 20, "MODEL IMAGE...", "a converted model, then one or more images");
+    add_model_options(p);
+    p.option("--top", "K", "classes to print per image (default 5)")
+        .option("--labels", "FILE", "class names, one per line (default: the model's, or ImageNet's)");
+    if (!p.parse(args)) return 0;
+    if (p.positional_args().size() < 2) p.fail("expected MODEL.safetensors and at least one image");
+    const mnx::Model model = make_model(p, model_argument(p));
+    const mnx::Network& net = model.network();
+    const int classes = net.config().num_classes;
+    const int top = int(std::min<long long>(p.get_int("--top", 5, 1, 1 << 20), classes));
+    const std::vector<std::string> names = class_names(p, model);
+
+    mnx::Workspace workspace;
+    mnx::Tensor logits;
+    const mnx::Preprocessing& prep = model.info().preprocessing;
+    for (std::size_t i = 1; i < p.positional_args().size(); ++i) {
+        const std::string& path = p.positional_args()[i];
+        const mnx::Image image = mnx::cli::read_image(path, net.config().in_channels);
+        const mnx::Tensor input = mnx::preprocess({image}, prep, net.config().in_channels);
+        net.forward(input, logits, workspace);
+        // Softmax in double, shifted by the maximum so exp() cannot overflow.
+        const float* z = logits.data();
+        const double z_max = *std::max_element(z, z + classes);
+        double total = 0.0;
+        for (int c = 0; c < classes; ++c) total += std::exp(double(z[c]) - z_max);
+        std::vector<int> order(std::size_t(classes), 0);
+        for (int c = 0; c < classes; ++c) order[std::size_t(c)] = c;
+        std::partial_sort(order.begin(), order.begin() + top, order.end(), [z](int a, int b) { return z[a] > z[b]; });
+        std::printf("%s (%dx%d)\n", path.c_str(), image.width, image.height);
+        for (int k = 0; k < top; ++k) {
+            const int c = order[std::size_t(k)];
+            std::printf("  %2d. %6.2f%%  %4d  %s\n", k + 1, 100.0 * std::exp(double(z[c]) - z_max) / total, c,
+                        names[std::size_t(c)].c_str());
+        }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// preprocess
+
+int command_preprocess(const std::vector<std::string>& args) {
+    ArgParser p("preprocess", "[MODEL.safetensors] IMAGE --output X.npy [options]",
+                "Writes the network input made from an image (after resize, crop and normalisation) as a\n"
+                "[1, C, crop, crop] float32 .npy array: what classify feeds the network.");
+    p.positionals(2, "[MODEL] IMAGE", "optionally a converted model (its preprocessing), then the image");
+    p.option("--output", "X.npy", "where to write the tensor (required)")
+        .option("--channels", "C", "without MODEL: 1 or 3 (default 3)")
+        .flag("--no-verify", "do not run the test vector stored in MODEL at load");
+    if (!p.parse(args)) return 0;
+    if (p.positional_args().empty()) p.fail("expected an image");
+    if (!p.has("--output")) p.fail("missing required option --output X.npy");
+    mnx::Preprocessing prep;
+    int channels = int(p.get_int("--channels", 3, 1, 3));
+    if (p.positional_args().size() == 2) {
+        mnx::LoadOptions options;
+        options.verify_test_vector = !p.has("--no-verify");
+        const mnx::Model model = mnx::Model::load(p.positional_args()[0], options);
+        prep = model.info().preprocessing;
+        channels = model.network().config().in_channels;
+    } else if (channels == 1) {
+        prep.mean.resize(1);
+        prep.std.resize(1);
+    }
+    const mnx::Image image = mnx::cli::read_image(p.positional_args().back(), channels);
+    const mnx::Tensor input = mnx::preprocess({image}, prep, channels);
+    const std::vector<float> nchw = input.to_nchw();
+    mnx::write_npy(*p.get("--output"), nchw.data(), {1, channels, prep.crop, prep.crop});
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const char* kMainUsage =
+    "usage: mobilenext <command> [options]\n"
+    "\n"
+    "MobileNeXt image classifier inference on the CPU.\n"
+    "\n"
+    "commands:\n"
+    "  info        print the kernel set, the topology and the cost of a network\n"
+    "  run         compute the logits of a batch of NCHW images stored in a .npy file\n"
+    "  bench       time forward passes\n"
+    "  classify    classify image files (JPEG, PNG, ...) and print the top classes\n"
+    "  preprocess  write the network input made from an image, as .npy\n"
+    "\n"
+    "Run 'mobilenext <command> --help' for the options of a command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fputs(kMainUsage, stderr);
+        return kExitUsage;
+    }
+    const std::string command = argv[1];
+    if (command == "-h" || command == "--help" || command == "help") {
+        std::fputs(kMainUsage, stdout);
+        return 0;
+    }
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    int (*run)(const std::vector<std::string>&) = nullptr;
+    if (command == "info")
+        run = command_info;
+    else if (command == "run")
+        run = command_run;
+    else if (command == "bench")
+        run = command_bench;
+    else if (command == "classify")
+        run = command_classify;
+    else if (command == "preprocess")
+        run = command_preprocess;
+    if (run == nullptr) {
+        std::fprintf(stderr, "mobilenext: unknown command '%s'\n\n%s", command.c_str(), kMainUsage);
+        return kExitUsage;
+    }
+    try {
+        return run(args);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "%smobilenext %s: %s\nRun 'mobilenext %s --help' for the options.\n", e.usage.c_str(),
+                     command.c_str(), e.what(), command.c_str());
+        return kExitUsage;
+    } catch (const mnx::Error& e) {
+        std::fprintf(stderr, "mobilenext: error: %s\n", e.what());
+        return kExitError;
+    } catch (const std::bad_alloc&) {
+        std::fputs("mobilenext: error: out of memory\n", stderr);
+        return kExitError;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mobilenext: error: %s\n", e.what());
+        return kExitError;
+    }
+}

@@ -1,0 +1,338 @@
+#pragma once
+// Loading a converted MobileNeXt: a safetensors file whose tensors carry the authors'
+// state-dict names. The architecture comes from the file's `__metadata__` (written by
+// tools/convert.py) or, for a file written straight from a state_dict(), is inferred from the
+// tensor shapes. BatchNorm is folded and weights are packed during load; on any error nothing
+// is returned (no half-loaded model). With verify_test_vector, the input and PyTorch output
+// stored by the converter are run and compared before the model is handed out.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "../model/network.hpp"
+#include "../model/state_dict.hpp"
+#include "../model/topology.hpp"
+#include "image_preprocess.hpp"
+#include "safetensors.hpp"
+
+namespace mobilenext {
+
+// One input and the logits PyTorch computed for it, stored by the converter.
+struct TestVector {
+    std::vector<std::int64_t> input_shape;  // NCHW
+    std::vector<float> input;               // NCHW
+    std::vector<float> output;              // [N][classes]
+};
+
+struct ModelInfo {
+    std::string path;
+    NetworkConfig config;
+    bool architecture_from_metadata = false;
+    Preprocessing preprocessing;
+    std::vector<std::string> labels;  // empty when the file has none
+    std::optional<TestVector> test_vector;
+    std::map<std::string, std::string> metadata;
+};
+
+struct LoadOptions {
+    bool verify_test_vector = true;
+    std::optional<int> identity_div;  // overrides the file (weights do not show it)
+};
+
+namespace internal {
+
+inline const std::string* find_metadata(const std::map<std::string, std::string>& m, const std::string& key) {
+    const auto it = m.find(key);
+    return it == m.end() ? nullptr : &it->second;
+}
+
+inline nlohmann::json parse_metadata_json(const std::string& path, const std::string& key, const std::string& text) {
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception&) {
+        throw LoadError(path, "__metadata__." + key, "JSON text", "'" + text.substr(0, 60) + "'");
+    }
+}
+
+// Locale-independent: "0.5" is a number whatever the user's locale says about commas.
+inline double metadata_number(const std::string& path, const std::string& key, const std::string& text) {
+    double v = 0.0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, error] = std::from_chars(text.data(), end, v);
+    if (text.empty() || error != std::errc() || ptr != end || !std::isfinite(v))
+        throw LoadError(path, "__metadata__." + key, "a number", "'" + text.substr(0, 60) + "'");
+    return v;
+}
+
+inline int metadata_int(const std::string& path, const std::string& key, const std::string& text) {
+    const double v = metadata_number(path, key, text);
+    if (v != std::floor(v) || v < 0 || v > 1e9)
+        throw LoadError(path, "__metadata__." + key, "a non-negative integer", "'" + text + "'");
+    return int(v);
+}
+
+inline std::vector<float> json_floats(const std::string& path, const std::string& key, const nlohmann::json& j) {
+    if (!j.is_array()) throw LoadError(path, key, "an array of numbers", j.type_name());
+    std::vector<float> out;
+    out.reserve(j.size());
+    for (const auto& v : j) {
+        if (!v.is_number()) throw LoadError(path, key, "an array of numbers", "an element of type " + std::string(v.type_name()));
+        out.push_back(v.get<float>());
+    }
+    return out;
+}
+
+struct Mismatch {
+    std::size_t index = 0;  // position in expected_state_dict: how far the file fits
+    std::string name, expected, found;
+};
+
+// The first tensor of `dict` that does not fit `topology`, if any.
+inline std::optional<Mismatch> first_mismatch(const StateDict& dict, const Topology& topology) {
+    const std::vector<ExpectedTensor> expected = expected_state_dict(topology);
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const ExpectedTensor& e = expected[i];
+        const auto it = dict.find(e.name);
+        if (it == dict.end()) return Mismatch{i, e.name, "shape " + shape_string(e.shape), "no such tensor"};
+        if (it->second.shape != e.shape)
+            return Mismatch{i, e.name, "shape " + shape_string(e.shape), "shape " + shape_string(it->second.shape)};
+    }
+    return std::nullopt;
+}
+
+// Width from the shapes: the standard multipliers first, then a fine grid; the first whose
+// whole list of tensors and shapes fits wins.
+inline NetworkConfig infer_config(const StateDict& dict, const std::string& path) {
+    if (dict.count("classifier.weight") && !dict.count("classifier.1.weight"))
+        throw LoadError(path, "classifier.weight",
+                        "the authors' names (classifier.1.weight); convert third-party checkpoints with tools/convert.py",
+                        "a third-party layout");
+    const auto stem = dict.find("features.0.0.weight");
+    const auto head = dict.find("classifier.1.weight");
+    if (stem == dict.end() || stem->second.shape.size() != 4)
+        throw LoadError(path, "features.0.0.weight", "the stem convolution of a MobileNeXt, shape [C, in, 3, 3]",
+                        stem == dict.end() ? "no such tensor" : "shape " + shape_string(stem->second.shape));
+    if (head == dict.end() || head->second.shape.size() != 2)
+        throw LoadError(path, "classifier.1.weight", "the classifier of a MobileNeXt, shape [classes, channels]",
+                        head == dict.end() ? "no such tensor" : "shape " + shape_string(head->second.shape));
+    NetworkConfig config;
+    config.in_channels = int(std::clamp<std::int64_t>(stem->second.shape[1], 0, 1 << 20));
+    config.num_classes = int(std::clamp<std::int64_t>(head->second.shape[0], 0, 1 << 21));
+    std::vector<double> candidates{1.0, 0.75, 0.5, 0.35, 1.4, 0.25, 1.3, 1.25, 1.5, 2.0};
+    for (int i = 10; i <= 400; ++i) candidates.push_back(i / 100.0);
+    // When no width fits, report the width that fits furthest into the file.
+    std::optional<Mismatch> closest;
+    for (double w : candidates) {
+        config.width = w;
+        Topology t;
+        try {
+            t = derive_topology(config);
+        } catch (const Error&) {
+            continue;
+        }
+        if (t.stem_channels != stem->second.shape[0] || t.last_channels != head->second.shape[1]) continue;
+        const std::optional<Mismatch> mismatch = first_mismatch(dict, t);
+        if (!mismatch) return config;
+        if (!closest || mismatch->index > closest->index) closest = mismatch;
+    }
+    if (closest)
+        throw LoadError(path, closest->name, closest->expected + " (no MobileNeXt width fits these tensors)",
+                        closest->found);
+    throw LoadError(path, "features.0.0.weight", "stem and classifier shapes of some MobileNeXt width",
+                    "stem " + shape_string(stem->second.shape) + ", classifier " + shape_string(head->second.shape));
+}
+
+inline ModelInfo read_model_info(const SafetensorsContents& contents, const std::string& path, const LoadOptions& options) {
+    ModelInfo info;
+    info.path = path;
+    info.metadata = contents.metadata;
+    const auto& m = contents.metadata;
+    if (const std::string* width = find_metadata(m, "mobilenext.width")) {
+        info.architecture_from_metadata = true;
+        info.config.width = metadata_number(path, "mobilenext.width", *width);
+        if (const std::string* v = find_metadata(m, "mobilenext.identity_div"))
+            info.config.identity_div = metadata_int(path, "mobilenext.identity_div", *v);
+        if (const std::string* v = find_metadata(m, "mobilenext.num_classes"))
+            info.config.num_classes = metadata_int(path, "mobilenext.num_classes", *v);
+        if (const std::string* v = find_metadata(m, "mobilenext.in_channels"))
+            info.config.in_channels = metadata_int(path, "mobilenext.in_channels", *v);
+        if (const std::string* v = find_metadata(m, "mobilenext.layout")) {
+            if (*v == "official")
+                info.config.layout = Layout::official;
+            else if (*v == "mobilenext.pytorch")
+                info.config.layout = Layout::mobilenext_pytorch;
+            else
+                throw LoadError(path, "__metadata__.mobilenext.layout", "'official' or 'mobilenext.pytorch'", "'" + *v + "'");
+        }
+    } else {
+        info.config = infer_config(contents.tensors, path);
+        if (const std::string* v = find_metadata(m, "mobilenext.identity_div"))
+            info.config.identity_div = metadata_int(path, "mobilenext.identity_div", *v);
+    }
+    if (options.identity_div) info.config.identity_div = *options.identity_div;
+    try {
+        validate_config(info.config);
+    } catch (const Error& e) {
+        throw LoadError(path, "__metadata__", "a valid MobileNeXt architecture", e.what());
+    }
+
+    if (const std::string* text = find_metadata(m, "mobilenext.preprocess")) {
+        const std::string key = "__metadata__.mobilenext.preprocess";
+        const nlohmann::json j = parse_metadata_json(path, "mobilenext.preprocess", *text);
+        if (!j.is_object()) throw LoadError(path, key, "a JSON object", j.type_name());
+        Preprocessing& p = info.preprocessing;
+        const auto int_field = [&](const char* name, int& field) {
+            if (!j.contains(name)) return;
+            if (!j[name].is_number_integer() || j[name].get<std::int64_t>() < 1 || j[name].get<std::int64_t>() > 16384)
+                throw LoadError(path, key + "." + name, "an integer in [1, 16384]", j[name].dump());
+            field = j[name].get<int>();
+        };
+        int_field("resize", p.resize);
+        int_field("crop", p.crop);
+        if (j.contains("interpolation")) {
+            if (!j["interpolation"].is_string()) throw LoadError(path, key + ".interpolation", "a string", j["interpolation"].dump());
+            p.interpolation = j["interpolation"].get<std::string>();
+        }
+        if (j.contains("mean")) p.mean = json_floats(path, key + ".mean", j["mean"]);
+        if (j.contains("std")) p.std = json_floats(path, key + ".std", j["std"]);
+        for (float s : p.std)
+            if (!(s > 0.0f)) throw LoadError(path, key + ".std", "positive values", std::to_string(s));
+    }
+    const std::size_t channels = std::size_t(info.config.in_channels);
+    Preprocessing& p = info.preprocessing;
+    // A one-channel model keeps the first channel's statistics when they are RGB ones. Other
+    // channel counts have no customary statistics: unless the file states them, pixels are
+    // only scaled to [0, 1].
+    if (channels == 1 && p.mean.size() == 3) p.mean.resize(1);
+    if (channels == 1 && p.std.size() == 3) p.std.resize(1);
+    if (p.mean.size() == 3 && channels != 3 && !find_metadata(m, "mobilenext.preprocess")) {
+        p.mean.assign(channels, 0.0f);
+        p.std.assign(channels, 1.0f);
+    }
+    if (p.mean.size() != channels || p.std.size() != channels)
+        throw LoadError(path, "__metadata__.mobilenext.preprocess", std::to_string(channels) + " means and stds",
+                        std::to_string(p.mean.size()) + " and " + std::to_string(p.std.size()));
+
+    if (const std::string* text = find_metadata(m, "mobilenext.labels")) {
+        const nlohmann::json j = parse_metadata_json(path, "mobilenext.labels", *text);
+        if (!j.is_array()) throw LoadError(path, "__metadata__.mobilenext.labels", "a JSON list of names", j.type_name());
+        for (const auto& v : j) {
+            if (!v.is_string()) throw LoadError(path, "__metadata__.mobilenext.labels", "strings", v.dump());
+            info.labels.push_back(v.get<std::string>());
+        }
+        if (info.labels.size() != std::size_t(info.config.num_classes))
+            throw LoadError(path, "__metadata__.mobilenext.labels", std::to_string(info.config.num_classes) + " names",
+                            std::to_string(info.labels.size()));
+    }
+
+    if (const std::string* text = find_metadata(m, "mobilenext.test_vector")) {
+        const std::string key = "__metadata__.mobilenext.test_vector";
+        const nlohmann::json j = parse_metadata_json(path, "mobilenext.test_vector", *text);
+        if (!j.is_object() || !j.contains("input_shape") || !j.contains("input") || !j.contains("output"))
+            throw LoadError(path, key, "an object with input_shape, input, output", j.dump().substr(0, 60));
+        TestVector tv;
+        std::uint64_t count = 1;
+        for (float d : json_floats(path, key + ".input_shape", j["input_shape"])) {
+            if (d < 1 || d > 4096 || d != std::floor(d)) throw LoadError(path, key + ".input_shape", "4 positive sizes", j["input_shape"].dump());
+            tv.input_shape.push_back(std::int64_t(d));
+            count *= std::uint64_t(d);
+        }
+        if (tv.input_shape.size() != 4 || tv.input_shape[1] != info.config.in_channels || count > (1u << 26))
+            throw LoadError(path, key + ".input_shape",
+                            "[N, " + std::to_string(info.config.in_channels) + ", H, W]", j["input_shape"].dump());
+        tv.input = json_floats(path, key + ".input", j["input"]);
+        tv.output = json_floats(path, key + ".output", j["output"]);
+        if (tv.input.size() != count)
+            throw LoadError(path, key + ".input", std::to_string(count) + " values", std::to_string(tv.input.size()));
+        const std::size_t outputs = std::size_t(tv.input_shape[0]) * std::size_t(info.config.num_classes);
+        if (tv.output.size() != outputs)
+            throw LoadError(path, key + ".output", std::to_string(outputs) + " values", std::to_string(tv.output.size()));
+        info.test_vector = std::move(tv);
+    }
+    return info;
+}
+
+// Non-finite weights are refused: a NaN or infinity makes every logit meaningless, and a
+// model file that holds one is broken, not something to run.
+inline void check_finite(const StateDict& dict, const std::string& path) {
+    for (const auto& [name, t] : dict)
+        for (std::size_t i = 0; i < t.values.size(); ++i)
+            if (!std::isfinite(t.values[i]))
+                throw LoadError(path, name, "finite values", std::to_string(t.values[i]) + " at index " + std::to_string(i));
+}
+
+}  // namespace internal
+
+// Runs the stored test vector and throws LoadError when the logits differ from PyTorch's by
+// more than 1e-4 x max(1, max |logit|).
+template <class Kernels>
+void verify_test_vector(const BasicNetwork<Kernels>& network, const TestVector& tv, const std::string& path) {
+    const auto& s = tv.input_shape;
+    const Tensor input = Tensor::from_nchw(tv.input.data(), int(s[0]), int(s[1]), int(s[2]), int(s[3]));
+    const Tensor logits = network.forward(input);
+    float max_expected = 0.0f, max_diff = 0.0f;
+    std::size_t worst = 0;
+    for (std::size_t i = 0; i < tv.output.size(); ++i) {
+        max_expected = std::max(max_expected, std::fabs(tv.output[i]));
+        const float diff = std::fabs(logits.data()[i] - tv.output[i]);
+        if (!(diff <= max_diff)) {
+            max_diff = diff;
+            worst = i;
+        }
+    }
+    const float tolerance = 1e-4f * std::max(1.0f, max_expected);
+    if (!(max_diff <= tolerance))
+        throw LoadError(path, "__metadata__.mobilenext.test_vector",
+                        "logits within " + std::to_string(tolerance) + " of PyTorch's",
+                        "a difference of " + std::to_string(max_diff) + " at logit " + std::to_string(worst) +
+                            " (" + std::to_string(logits.data()[worst]) + " vs " + std::to_string(tv.output[worst]) +
+                            "): the file does not compute what it was converted from");
+}
+
+// A loaded model: the network and what the file says about it.
+template <class Kernels>
+class BasicModel {
+public:
+    static BasicModel load(const std::string& path, const LoadOptions& options = {}) {
+        const SafetensorsContents contents = read_safetensors(path);
+        return from_contents(contents, path, options);
+    }
+
+    // From a safetensors file already in memory.
+    static BasicModel from_contents(const SafetensorsContents& contents, const std::string& path,
+                                    const LoadOptions& options = {}) {
+        ModelInfo info = internal::read_model_info(contents, path, options);
+        // Integer tensors are BatchNorm step counters or something this model does not have.
+        for (const std::string& name : contents.skipped)
+            if (!internal::ends_with(name, "num_batches_tracked"))
+                throw LoadError(path, name, "no such tensor in this MobileNeXt", "an unexpected integer tensor");
+        internal::check_finite(contents.tensors, path);
+        BasicModel model(BasicNetwork<Kernels>(info.config, contents.tensors, path), std::move(info));
+        if (options.verify_test_vector && model.info_.test_vector)
+            verify_test_vector(model.network_, *model.info_.test_vector, path);
+        return model;
+    }
+
+    // A network that did not come from a file (random weights, say) with its description.
+    BasicModel(BasicNetwork<Kernels> network, ModelInfo info) : network_(std::move(network)), info_(std::move(info)) {}
+
+    const BasicNetwork<Kernels>& network() const noexcept { return network_; }
+    const ModelInfo& info() const noexcept { return info_; }
+
+private:
+    BasicNetwork<Kernels> network_;
+    ModelInfo info_;
+};
+
+using Model = BasicModel<kernels::SimdKernels<>>;
+
+}  // namespace mobilenext

@@ -1,0 +1,250 @@
+#pragma once
+// Reading the safetensors format: an 8-byte little-endian header length N, N bytes of JSON
+// ({name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}),
+// then the raw little-endian tensor data, offsets relative to its start.
+//
+// Every field of a file is checked before it is used: lengths against the file size, shape
+// products for overflow, offsets in range and not overlapping, JSON keys unique and nesting
+// shallow. Failures throw LoadError naming the file, the tensor, expected and found.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../core/error.hpp"
+#include "../model/state_dict.hpp"
+
+namespace mobilenext {
+
+struct SafetensorsContents {
+    std::map<std::string, std::string> metadata;
+    StateDict tensors;           // floating-point tensors, converted to float32
+    std::set<std::string> skipped;  // integer tensors that were skipped (BatchNorm step counters)
+};
+
+namespace internal {
+
+// IEEE half -> float, exact (every half is representable as a float).
+inline float half_to_float(std::uint16_t h) {
+    const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
+    std::uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu, bits;
+    if (exponent == 0x1f) {
+        bits = sign | 0x7f800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {  // subnormal: normalise
+        exponent = 113;
+        while ((mantissa & 0x400u) == 0) {
+            mantissa <<= 1;
+            --exponent;
+        }
+        bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+inline float bfloat16_to_float(std::uint16_t b) {
+    const std::uint32_t bits = std::uint32_t(b) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+inline std::uint64_t read_le_u64(const unsigned char* p) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+inline std::size_t dtype_size(const std::string& dtype) {
+    static const std::map<std::string, std::size_t> sizes = {
+        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
+        {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"U16", 2}, {"U32", 4},  {"U64", 8}};
+    const auto it = sizes.find(dtype);
+    return it == sizes.end() ? 0 : it->second;
+}
+
+// Largest header accepted: far above any MobileNeXt (a few hundred tensors), far below memory.
+inline constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+// Largest element count of one tensor (and of a shape product) accepted.
+inline constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 34;
+
+}  // namespace internal
+
+// Parses a whole safetensors file held in memory. `file` names it in error messages.
+inline SafetensorsContents parse_safetensors(const void* data, std::size_t size, const std::string& file) {
+    using nlohmann::json;
+    const auto fail = [&file](const std::string& tensor, const std::string& expected, const std::string& found) {
+        throw LoadError(file, tensor, expected, found);
+    };
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    if (size < 8) fail("", "a safetensors file (8-byte header length, JSON header, data)", std::to_string(size) + " bytes");
+    const std::uint64_t header_len = internal::read_le_u64(bytes);
+    if (header_len > size - 8)
+        fail("", "a header of at most " + std::to_string(size - 8) + " bytes (the rest of the file)",
+             "header length " + std::to_string(header_len));
+    if (header_len > internal::kMaxHeaderBytes)
+        fail("", "a header of at most " + std::to_string(internal::kMaxHeaderBytes) + " bytes",
+             std::to_string(header_len));
+    if (header_len < 2 || bytes[8] != '{') fail("", "a JSON object as header", "something else (not a safetensors file?)");
+    const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
+    const unsigned char* data_begin = bytes + 8 + header_len;
+    const std::uint64_t data_size = size - 8 - header_len;
+
+    // Duplicate keys would make the meaning of a file depend on the parser; deep nesting has
+    // no place in a safetensors header. Both are refused while parsing.
+    std::vector<std::set<std::string>> open_objects;
+    const auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
+        switch (event) {
+            case json::parse_event_t::object_start:
+            case json::parse_event_t::array_start:
+                if (depth > 3) fail("", "a safetensors header (nesting depth <= 3)", "nesting depth " + std::to_string(depth));
+                if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+                break;
+            case json::parse_event_t::object_end:
+                if (!open_objects.empty()) open_objects.pop_back();
+                break;
+            case json::parse_event_t::key:
+                if (!open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second)
+                    fail(parsed.get<std::string>(), "unique keys in the JSON header", "a duplicate key");
+                break;
+            default: break;
+        }
+        return true;
+    };
+    json header;
+    try {
+        header = json::parse(header_begin, header_begin + header_len, callback);
+    } catch (const json::exception& e) {
+        fail("", "a valid JSON header", std::string("invalid JSON (") + e.what() + ")");
+    }
+    if (!header.is_object()) fail("", "a JSON object as header", header.type_name());
+
+    SafetensorsContents out;
+    struct Extent { std::uint64_t begin, end; std::string name; };
+    std::vector<Extent> extents;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        const std::string& name = it.key();
+        const json& entry = it.value();
+        if (name == "__metadata__") {
+            if (!entry.is_object()) fail(name, "an object of strings", entry.type_name());
+            for (auto m = entry.begin(); m != entry.end(); ++m) {
+                if (!m.value().is_string()) fail("__metadata__." + m.key(), "a string value", m.value().type_name());
+                out.metadata[m.key()] = m.value().get<std::string>();
+            }
+            continue;
+        }
+        if (!entry.is_object()) fail(name, "an object {dtype, shape, data_offsets}", entry.type_name());
+        const auto field = [&](const char* key) -> const json& {
+            const auto f = entry.find(key);
+            if (f == entry.end()) fail(name, std::string("a '") + key + "' field", "none");
+            return *f;
+        };
+        const json& dtype_json = field("dtype");
+        const json& shape_json = field("shape");
+        const json& offsets_json = field("data_offsets");
+        if (!dtype_json.is_string()) fail(name, "dtype as a string", dtype_json.type_name());
+        const std::string dtype = dtype_json.get<std::string>();
+        const std::size_t element_size = internal::dtype_size(dtype);
+        if (element_size == 0) fail(name, "a safetensors dtype (F32, F16, BF16, ...)", "dtype '" + dtype + "'");
+        if (!shape_json.is_array()) fail(name, "shape as an array", shape_json.type_name());
+        std::vector<std::int64_t> shape;
+        std::uint64_t elements = 1;
+        for (const json& d : shape_json) {
+            if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<std::int64_t>() >= 0))
+                fail(name, "non-negative integer dimensions", "shape " + shape_json.dump());
+            const std::uint64_t dim = d.get<std::uint64_t>();
+            if (dim > internal::kMaxElements || (dim != 0 && elements > internal::kMaxElements / dim))
+                fail(name, "at most 2^34 elements", "shape " + shape_json.dump());
+            elements *= dim;
+            shape.push_back(std::int64_t(dim));
+        }
+        if (!offsets_json.is_array() || offsets_json.size() != 2 || !offsets_json[0].is_number_unsigned() ||
+            !offsets_json[1].is_number_unsigned())
+            fail(name, "data_offsets as [begin, end] of non-negative integers", offsets_json.dump());
+        const std::uint64_t begin = offsets_json[0].get<std::uint64_t>(), end = offsets_json[1].get<std::uint64_t>();
+        if (begin > end || end > data_size)
+            fail(name, "data_offsets within the " + std::to_string(data_size) + " data bytes", offsets_json.dump());
+        if (end - begin != elements * element_size)
+            fail(name, std::to_string(elements * element_size) + " bytes for " + dtype + " shape " + shape_string(shape),
+                 std::to_string(end - begin) + " bytes (data_offsets " + offsets_json.dump() + ")");
+        extents.push_back({begin, end, name});
+
+        const unsigned char* src = data_begin + begin;
+        if (dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "F64") {
+            HostTensor t{shape, std::vector<float>(elements)};
+            for (std::uint64_t i = 0; i < elements; ++i) {
+                const unsigned char* p = src + i * element_size;
+                if (dtype == "F32") {
+                    const std::uint32_t bits = std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
+                                               std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
+                    std::memcpy(&t.values[i], &bits, 4);
+                } else if (dtype == "F64") {
+                    const std::uint64_t bits = internal::read_le_u64(p);
+                    double d;
+                    std::memcpy(&d, &bits, 8);
+                    t.values[i] = float(d);
+                } else {
+                    const std::uint16_t bits = std::uint16_t(p[0] | p[1] << 8);
+                    t.values[i] = dtype == "F16" ? internal::half_to_float(bits) : internal::bfloat16_to_float(bits);
+                }
+            }
+            out.tensors.emplace(name, std::move(t));
+        } else {
+            out.skipped.insert(name);
+        }
+    }
+    // Tensors may not share bytes: a file whose tensors alias each other is not what any writer
+    // makes. Sorted by start, each non-empty extent must begin after every earlier one ended.
+    std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) { return a.begin < b.begin; });
+    std::uint64_t covered_end = 0;
+    const std::string* covered_by = nullptr;
+    for (const Extent& x : extents) {
+        if (x.begin == x.end) continue;
+        if (covered_by != nullptr && x.begin < covered_end)
+            fail(x.name, "data not overlapping other tensors", "bytes shared with '" + *covered_by + "'");
+        if (x.end > covered_end) {
+            covered_end = x.end;
+            covered_by = &x.name;
+        }
+    }
+    return out;
+}
+
+inline std::vector<unsigned char> read_file_bytes(const std::string& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) throw LoadError(path, "", "a readable file", "no such file");
+    if (!std::filesystem::is_regular_file(status))
+        throw LoadError(path, "", "a regular file", "a directory or special file");
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) throw LoadError(path, "", "a readable file", "it cannot be opened");
+    const std::streamoff size = in.tellg();
+    if (size < 0) throw LoadError(path, "", "a readable file", "no size");
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    in.seekg(0);
+    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+        throw LoadError(path, "", std::to_string(size) + " bytes", "a read error");
+    return bytes;
+}
+
+inline SafetensorsContents read_safetensors(const std::string& path) {
+    const std::vector<unsigned char> bytes = read_file_bytes(path);
+    return parse_safetensors(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace mobilenext
