@@ -25,7 +25,7 @@ void bench_dwconv(benchmark::State& state, int h, int w, int c, int stride, Acti
     AlignedBuffer input(std::size_t(h) * w * c), output(std::size_t(h) * w * c);
     const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
     for (auto _ : state) {
-        Kernels::dwconv3x3(input.data(), 1, h, w, packed.view(), stride, act, output.data());
+        Kernels::dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), act, output.data());
         benchmark::DoNotOptimize(output.data());
         benchmark::ClobberMemory();
     }

@@ -177,3 +177,54 @@ TEST(Network, ConcurrentForwardsGiveIdenticalOutputs) {
 
 }  // namespace
 }  // namespace mobilenext
+
+namespace mobilenext {
+namespace {
+
+TEST(Network, LogitsAreBitIdenticalForAnyThreadCount) {
+    NetworkConfig config;
+    config.width = 0.5;
+    config.identity_div = 2;
+    const Network net = Network::random(config, 5);
+    for (const Shape4& shape : {Shape4{1, 64, 57, 3}, Shape4{3, 40, 33, 3}, Shape4{2, 224, 224, 3}}) {
+        Tensor x(shape);
+        const auto v = testing::random_vector(x.size(), 17, -2.0f, 2.0f);
+        std::copy(v.begin(), v.end(), x.data());
+        Workspace single;
+        Tensor expected;
+        net.forward(x, expected, single);
+        for (int threads : {2, 3, 4}) {
+            Workspace ws(threads);
+            Tensor y;
+            net.forward(x, y, ws);
+            net.forward(x, y, ws);  // warm workspace: same again
+            ASSERT_EQ(std::vector<float>(y.data(), y.data() + y.size()),
+                      std::vector<float>(expected.data(), expected.data() + expected.size()))
+                << threads << " threads, input " << shape.str();
+        }
+    }
+}
+
+TEST(Network, SeveralCallersEachWithIntraOpThreads) {
+    const Network net = Network::random(NetworkConfig{0.35}, 6);
+    Tensor x(1, 96, 96, 3);
+    const auto v = testing::random_vector(x.size(), 3, -1.0f, 1.0f);
+    std::copy(v.begin(), v.end(), x.data());
+    const Tensor expected = net.forward(x);
+    std::vector<std::thread> callers;
+    std::vector<int> mismatches(3, 0);
+    for (int t = 0; t < 3; ++t)
+        callers.emplace_back([&, t] {
+            Workspace ws(2);
+            Tensor y;
+            for (int i = 0; i < 5; ++i) {
+                net.forward(x, y, ws);
+                mismatches[t] += !std::equal(y.data(), y.data() + y.size(), expected.data());
+            }
+        });
+    for (auto& c : callers) c.join();
+    EXPECT_EQ(mismatches, std::vector<int>(3, 0));
+}
+
+}  // namespace
+}  // namespace mobilenext

@@ -82,8 +82,11 @@ TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
         const auto input = testing::random_vector(pixels * c.in, seed += 3, -3.0f, 3.0f);
         std::vector<float> a(pixels * c.in), hidden(pixels * c.hidden), wide(pixels * c.out);
         const float* x = input.data();
+        const std::size_t in_image = std::size_t(c.height) * c.width * c.in;
         if (spec.has_input_dw()) {
-            Ref::dwconv3x3(x, c.batch, c.height, c.width, w.input_dw.view(), 1, Activation::relu6, a.data());
+            for (int n = 0; n < c.batch; ++n)
+                Ref::dwconv3x3(x + n * in_image, whole_image(c.height, c.width, 1), w.input_dw.view(), Activation::relu6,
+                               a.data() + n * in_image);
             x = a.data();
         }
         Ref::pointwise_conv(x, pixels, w.reduce.view(), Activation::none, hidden.data());
@@ -94,8 +97,10 @@ TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
             oh = conv3x3_output_size(c.height, c.stride);
             ow = conv3x3_output_size(c.width, c.stride);
             expected.assign(std::size_t(c.batch) * oh * ow * c.out, 0.0f);
-            Ref::dwconv3x3(wide.data(), c.batch, c.height, c.width, w.output_dw.view(), c.stride, Activation::none,
-                           expected.data());
+            const std::size_t wide_image = std::size_t(c.height) * c.width * c.out;
+            for (int n = 0; n < c.batch; ++n)
+                Ref::dwconv3x3(wide.data() + n * wide_image, whole_image(c.height, c.width, c.stride),
+                               w.output_dw.view(), Activation::none, expected.data() + std::size_t(n) * oh * ow * c.out);
         }
         if (spec.shortcut_channels > 0)
             for (std::size_t p = 0; p < pixels; ++p)
@@ -105,11 +110,20 @@ TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
         EXPECT_EQ(block.output_height(c.height), oh);
         EXPECT_EQ(block.output_width(c.width), ow);
         std::vector<float> actual(expected.size(), -99.0f);
-        std::vector<float> scratch_wide(block.wide_scratch_floats(pixels) + 1);
-        std::vector<float> scratch_narrow(block.narrow_scratch_floats(pixels) + 1);
-        block.forward(input.data(), c.batch, c.height, c.width, actual.data(), scratch_wide.data(),
-                      scratch_narrow.data());
+        std::vector<float> scratch(block.scratch_floats(c.height, c.width));
+        block.forward(input.data(), c.batch, c.height, c.width, actual.data(), scratch.data());
         ASSERT_TRUE(testing::all_close(actual.data(), expected.data(), expected.size(), describe(c), 1e-4f, 1e-4f));
+
+        // Bands of output rows, as threads compute them, give the same values bit for bit.
+        if (oh >= 3) {
+            std::vector<float> banded(expected.size(), -99.0f);
+            const std::size_t out_image = std::size_t(oh) * ow * c.out;
+            for (int n = 0; n < c.batch; ++n)
+                for (auto [y0, y1] : {std::pair{0, 1}, std::pair{1, oh - 1}, std::pair{oh - 1, oh}})
+                    block.forward_rows(input.data() + n * in_image, c.height, c.width, y0, y1,
+                                       banded.data() + n * out_image, scratch.data());
+            ASSERT_TRUE(testing::all_close(banded.data(), actual.data(), actual.size(), describe(c) + " in bands", 0.0f, 0.0f));
+        }
     }
 }
 

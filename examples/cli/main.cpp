@@ -338,7 +338,9 @@ int command_run(const std::vector<std::string>& args) {
                 "--width W --random-weights SEED.");
     p.positionals(1, "MODEL", "a converted model (tools/convert.py)");
     add_model_options(p);
-    p.option("--input", "X.npy", "input images, NCHW (required)").option("--output", "Y.npy", "logits (required)");
+    p.option("--input", "X.npy", "input images, NCHW (required)")
+        .option("--output", "Y.npy", "logits (required)")
+        .option("--threads", "N", "threads per forward pass (default 1)");
     if (!p.parse(args)) return 0;
     const mnx::Model model = make_model(p, model_argument(p));
     const mnx::Network& net = model.network();
@@ -362,7 +364,9 @@ int command_run(const std::vector<std::string>& args) {
 
     const mnx::Tensor input = mnx::Tensor::from_nchw(x.values.data(), n, c, h, w);
     const auto start = std::chrono::steady_clock::now();
-    const mnx::Tensor logits = net.forward(input);
+    mnx::Workspace workspace(int(p.get_int("--threads", 1, 1, 1024)));
+    mnx::Tensor logits;
+    net.forward(input, logits, workspace);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
     // Logits are [N][1][1][classes]: already the [N, classes] C-order array.
@@ -378,19 +382,21 @@ int command_run(const std::vector<std::string>& args) {
 
 int command_bench(const std::vector<std::string>& args) {
     ArgParser p("bench", "MODEL.safetensors [options]",
-                "Times forward passes on random images with one reused workspace (single thread).\n"
+                "Times forward passes on random images with one reused workspace.\n"
                 "Without MODEL, give --width W --random-weights SEED.");
     p.positionals(1, "MODEL", "a converted model (tools/convert.py)");
     add_model_options(p);
     p.option("--batch", "B", "images per forward pass (default 1)")
         .option("--size", "HxW", "image size (default 224x224)")
         .option("--runs", "N", "timed forward passes (default 50)")
-        .option("--warmup", "K", "untimed forward passes first (default 5)");
+        .option("--warmup", "K", "untimed forward passes first (default 5)")
+        .option("--threads", "N", "threads per forward pass (default 1)");
     if (!p.parse(args)) return 0;
     const int batch = int(p.get_int("--batch", 1, 1, 65536));
     const auto [height, width] = p.get_size("--size", {224, 224});
     const int runs = int(p.get_int("--runs", 50, 1, 1000000));
     const int warmup = int(p.get_int("--warmup", 5, 0, 1000000));
+    const int threads = int(p.get_int("--threads", 1, 1, 1024));
 
     const mnx::Model model = make_model(p, model_argument(p));
     const mnx::Network& net = model.network();
@@ -399,7 +405,7 @@ int command_bench(const std::vector<std::string>& args) {
     std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
     for (std::size_t i = 0; i < input.size(); ++i) input.data()[i] = pixel(engine);
 
-    mnx::Workspace workspace;
+    mnx::Workspace workspace(threads);
     mnx::Tensor logits;
     for (int i = 0; i < warmup; ++i) net.forward(input, logits, workspace);
     std::vector<double> seconds;
@@ -421,7 +427,7 @@ int command_bench(const std::vector<std::string>& args) {
     std::printf("model:       %s\n", describe(net.config()).c_str());
     std::printf("input:       batch %d, %s, %d channels\n", batch, size_text(height, width).c_str(),
                 net.config().in_channels);
-    std::printf("runs:        %d timed after %d warm-up\n", runs, warmup);
+    std::printf("runs:        %d timed after %d warm-up, %d thread%s\n", runs, warmup, threads, threads > 1 ? "s" : "");
     std::printf("latency:     median %.3f ms, min %.3f ms\n", median * 1e3, fastest * 1e3);
     std::printf("throughput:  %.1f images/s (median)\n", batch / median);
     std::printf("compute:     %.2f GFLOP/s (median; 2 x %.1f M multiply-adds per image)\n",

@@ -16,3 +16,4 @@
 #include "model/state_dict.hpp"
 #include "model/topology.hpp"
 #include "model/workspace.hpp"
+#include "runtime/thread_pool.hpp"

@@ -6,6 +6,7 @@
 //   then, when shortcut_channels > 0: out[:, :k] += input[:, :k].
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -47,34 +48,98 @@ public:
     int output_height(int height) const { return spec_.has_output_dw() ? conv3x3_output_size(height, spec_.stride) : height; }
     int output_width(int width) const { return spec_.has_output_dw() ? conv3x3_output_size(width, spec_.stride) : width; }
 
-    // Scratch floats forward() needs for `pixels` input pixels (the whole batch).
-    std::size_t wide_scratch_floats(std::size_t pixels) const {
-        return spec_.has_output_dw() || spec_.has_input_dw()
-                   ? pixels * std::size_t(std::max(spec_.in_channels, spec_.out_channels))
-                   : 0;
+    // Output rows computed per step: enough pixels for the GEMM micro-kernel to reach its
+    // speed, few enough that a step's wide rows stay in L1/L2 instead of going to memory.
+    int rows_per_step(int height, int width) const {
+        const int out_width = output_width(width);
+        return std::max(1, std::min(output_height(height), (kStepPixels + out_width - 1) / out_width));
     }
-    std::size_t narrow_scratch_floats(std::size_t pixels) const { return pixels * std::size_t(spec_.hidden); }
 
-    // input: [batch][height][width][in]; output: [batch][oh][ow][out], not aliasing input.
-    // wide and narrow: scratch of the sizes above.
-    void forward(const float* input, int batch, int height, int width, float* output, float* wide,
-                 float* narrow) const {
-        const std::size_t pixels = std::size_t(batch) * height * width;
-        const float* reduce_input = input;
+    // Scratch floats forward_rows() needs for one image of height x width.
+    std::size_t scratch_floats(int height, int width) const {
+        const std::size_t rows = std::size_t(rows_per_step(height, width)) * spec_.stride + 2;
+        const std::size_t pixels = rows * std::size_t(width);
+        std::size_t floats = aligned(pixels * spec_.hidden);
+        if (spec_.has_input_dw()) floats += aligned(pixels * spec_.in_channels);
+        if (spec_.has_output_dw()) floats += aligned(pixels * spec_.out_channels);
+        return floats;
+    }
+
+    // One image: input [height][width][in] -> output rows [out_row_begin, out_row_end) of
+    // [oh][ow][out] (`output` points at row 0 of the image, not aliasing `input`).
+    //
+    // The wide tensors never exist whole. The rows of the expansion that the output rows need
+    // are computed a step at a time into a sliding window of rows (the two rows shared with
+    // the next step are moved, not recomputed), from the input rows through the input
+    // depthwise and the reduction, and the output depthwise reads the window.
+    void forward_rows(const float* input, int height, int width, int out_row_begin, int out_row_end, float* output,
+                      float* scratch) const {
+        const BlockSpec& b = spec_;
+        const int step = rows_per_step(height, width);
+        const std::size_t max_rows = std::size_t(step) * b.stride + 2;
+        float* hidden = scratch;
+        float* dw_rows = hidden + aligned(max_rows * width * b.hidden);
+        float* window = dw_rows + (b.has_input_dw() ? aligned(max_rows * width * b.in_channels) : 0);
+        const int ow = output_width(width);
+
+        if (!b.has_output_dw()) {  // pw-pw: output rows are expansion rows
+            for (int y = out_row_begin; y < out_row_end; y += step) {
+                const int end = std::min(out_row_end, y + step);
+                expansion_rows(input, height, width, y, end, dw_rows, hidden, output + std::size_t(y) * width * b.out_channels);
+            }
+            return;
+        }
+        const std::size_t row_floats = std::size_t(width) * b.out_channels;
+        int window_first = 0, window_rows = 0;  // image rows held by the window
+        for (int y = out_row_begin; y < out_row_end; y += step) {
+            const int end = std::min(out_row_end, y + step);
+            const int need_first = std::max(0, y * b.stride - 1);
+            const int need_end = std::min(height, (end - 1) * b.stride + 2);
+            int kept = 0;
+            if (window_rows > 0 && window_first + window_rows > need_first) {
+                kept = window_first + window_rows - need_first;
+                std::memmove(window, window + std::size_t(need_first - window_first) * row_floats,
+                             std::size_t(kept) * row_floats * sizeof(float));
+            }
+            expansion_rows(input, height, width, need_first + kept, need_end, dw_rows, hidden,
+                           window + std::size_t(kept) * row_floats);
+            window_first = need_first;
+            window_rows = need_end - need_first;
+            const DepthwiseRows rows{height, width, b.stride, window_first, y, end};
+            float* out = output + std::size_t(y) * ow * b.out_channels;
+            Kernels::dwconv3x3(window, rows, weights_.output_dw.view(), Activation::none, out);
+            if (b.shortcut_channels > 0)
+                Kernels::add_partial_shortcut(input + std::size_t(y) * width * b.in_channels, std::size_t(end - y) * width,
+                                              b.out_channels, b.shortcut_channels, out);
+        }
+    }
+
+    // A batch of whole images, on the calling thread. scratch: scratch_floats(height, width).
+    void forward(const float* input, int batch, int height, int width, float* output, float* scratch) const {
+        const std::size_t in_image = std::size_t(height) * width * spec_.in_channels;
+        const std::size_t out_image = std::size_t(output_height(height)) * output_width(width) * spec_.out_channels;
+        for (int n = 0; n < batch; ++n)
+            forward_rows(input + n * in_image, height, width, 0, output_height(height), output + n * out_image, scratch);
+    }
+
+private:
+    static constexpr int kStepPixels = 64;
+    // Scratch areas start on 64-byte boundaries.
+    static std::size_t aligned(std::size_t floats) { return (floats + 15) / 16 * 16; }
+
+    // Rows [first, end) of the expansion (pw(pw([dw](input))) with ReLU6), written to `out`.
+    void expansion_rows(const float* input, int height, int width, int first, int end, float* dw_rows,
+                        float* hidden, float* out) const {
+        if (end <= first) return;
+        const std::size_t pixels = std::size_t(end - first) * width;
+        const float* reduce_input = input + std::size_t(first) * width * spec_.in_channels;
         if (spec_.has_input_dw()) {
-            Kernels::dwconv3x3(input, batch, height, width, weights_.input_dw.view(), 1, Activation::relu6, wide);
-            reduce_input = wide;
+            const DepthwiseRows rows{height, width, 1, 0, first, end};
+            Kernels::dwconv3x3(input, rows, weights_.input_dw.view(), Activation::relu6, dw_rows);
+            reduce_input = dw_rows;
         }
-        Kernels::pointwise_conv(reduce_input, pixels, weights_.reduce.view(), Activation::none, narrow);
-        if (spec_.has_output_dw()) {
-            Kernels::pointwise_conv(narrow, pixels, weights_.expand.view(), Activation::relu6, wide);
-            Kernels::dwconv3x3(wide, batch, height, width, weights_.output_dw.view(), spec_.stride, Activation::none,
-                               output);
-        } else {
-            Kernels::pointwise_conv(narrow, pixels, weights_.expand.view(), Activation::relu6, output);
-        }
-        if (spec_.shortcut_channels > 0)
-            Kernels::add_partial_shortcut(input, pixels, spec_.out_channels, spec_.shortcut_channels, output);
+        Kernels::pointwise_conv(reduce_input, pixels, weights_.reduce.view(), Activation::none, hidden);
+        Kernels::pointwise_conv(hidden, pixels, weights_.expand.view(), Activation::relu6, out);
     }
 
 private:

@@ -35,6 +35,22 @@ struct DepthwiseWeights {
     int channel_stride = 0;
 };
 
+// Which rows a depthwise convolution reads and writes, so that a block can compute a band of
+// output rows from a window of input rows (spatial tiling, and splitting work over threads).
+// The input pointer holds image rows [input_first_row, ...): only the rows the requested
+// output rows need are read; rows outside [0, height) are the zero padding.
+struct DepthwiseRows {
+    int height = 0, width = 0;  // of the whole input image
+    int stride = 1;
+    int input_first_row = 0;                 // the image row `input` points at
+    int out_row_begin = 0, out_row_end = 0;  // `output` points at row out_row_begin
+};
+
+// All output rows of a whole image held in memory.
+inline DepthwiseRows whole_image(int height, int width, int stride) {
+    return {height, width, stride, 0, 0, conv3x3_output_size(height, stride)};
+}
+
 struct PointwiseWeights {
     const float* weights = nullptr;  // [in_channels][out_stride]
     const float* bias = nullptr;     // [out_stride]

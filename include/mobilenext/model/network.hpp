@@ -87,8 +87,11 @@ inline PackedPointwise read_pointwise(StateDictReader& r, const std::string& con
 
 // Buffer sizes (in floats) of a forward pass of one input shape.
 struct ForwardPlan {
-    std::size_t activation = 0, wide = 0, narrow = 0, pooled = 0;
-    std::size_t bytes() const { return (2 * activation + wide + narrow + pooled) * sizeof(float); }
+    std::size_t activation = 0;  // each of the two alternating activation buffers
+    std::size_t scratch = 0;     // per thread
+    std::size_t pooled = 0;
+    int threads = 1;
+    std::size_t bytes() const { return (2 * activation + scratch * threads + pooled) * sizeof(float); }
 };
 
 template <class Kernels>
@@ -136,16 +139,15 @@ public:
     std::int64_t parameter_count() const { return count_parameters(topology_); }
     std::int64_t multiply_adds(int height, int width) const { return count_multiply_adds(topology_, height, width); }
 
-    // Buffer sizes for a batch of `batch` images of height x width.
-    ForwardPlan plan(int batch, int height, int width) const {
+    // Buffer sizes for a batch of `batch` images of height x width on `threads` threads.
+    ForwardPlan plan(int batch, int height, int width, int threads = 1) const {
         check_input_shape({batch, height, width, topology_.config.in_channels});
         ForwardPlan p;
+        p.threads = threads;
         int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
         p.activation = std::size_t(batch) * h * w * topology_.stem_channels;
         for (const auto& block : blocks_) {
-            const std::size_t pixels = std::size_t(batch) * h * w;
-            p.wide = std::max(p.wide, block.wide_scratch_floats(pixels));
-            p.narrow = std::max(p.narrow, block.narrow_scratch_floats(pixels));
+            p.scratch = std::max(p.scratch, block.scratch_floats(h, w));
             h = block.output_height(h);
             w = block.output_width(w);
             p.activation = std::max(p.activation, std::size_t(batch) * h * w * block.spec().out_channels);
@@ -155,37 +157,62 @@ public:
     }
 
     // Working memory of one forward pass (all workspace buffers), in bytes.
-    std::size_t working_memory_bytes(int batch, int height, int width) const { return plan(batch, height, width).bytes(); }
+    std::size_t working_memory_bytes(int batch, int height, int width, int threads = 1) const {
+        return plan(batch, height, width, threads).bytes();
+    }
 
     // input: NHWC [batch][height][width][in_channels]; logits: reshaped to [batch][1][1][classes].
-    // Allocates only when `workspace` or `logits` are smaller than this input needs.
+    // Runs on workspace.threads() threads. Allocates only when `workspace` or `logits` are
+    // smaller than this input needs.
     void forward(const Tensor& input, Tensor& logits, Workspace& ws) const {
         const Shape4 s = input.shape();
         check_input_shape(s);
-        const ForwardPlan p = plan(s.n, s.h, s.w);
+        const int threads = ws.threads();
+        const ForwardPlan p = plan(s.n, s.h, s.w, threads);
         if (ws.ping.size() < p.activation) ws.ping.resize(p.activation);
         if (ws.pong.size() < p.activation) ws.pong.resize(p.activation);
-        if (ws.wide.size() < p.wide) ws.wide.resize(p.wide);
-        if (ws.narrow.size() < p.narrow) ws.narrow.resize(p.narrow);
         if (ws.pooled.size() < p.pooled) ws.pooled.resize(p.pooled);
+        for (AlignedBuffer& scratch : ws.scratch)
+            if (scratch.size() < p.scratch) scratch.resize(p.scratch);
         const Shape4 logits_shape{s.n, 1, 1, topology_.config.num_classes};
         if (logits.shape() != logits_shape) logits.reshape(logits_shape);
 
+        // Work is split into (image, band of output rows) tasks: with fewer images than
+        // threads each image is cut into bands, otherwise every task is a whole image.
+        const int bands = s.n >= threads ? 1 : (threads + s.n - 1) / s.n;
+        const auto band = [bands](int rows, int b) { return std::pair<int, int>(rows * b / bands, rows * (b + 1) / bands); };
+
         float* current = ws.ping.data();
         float* next = ws.pong.data();
-        Kernels::stem_conv3x3_s2_relu6(input.data(), s.n, s.h, s.w, stem_.view(), current);
         int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
+        {
+            const std::size_t in_image = std::size_t(s.h) * s.w * s.c, out_image = std::size_t(h) * w * stem_.out_channels;
+            ws.pool.run(s.n * bands, [&](int task, int) {
+                const int n = task / bands;
+                const auto [y0, y1] = band(h, task % bands);
+                Kernels::stem_conv3x3_s2_relu6(input.data() + n * in_image, s.h, s.w, y0, y1, stem_.view(),
+                                               current + n * out_image + std::size_t(y0) * w * stem_.out_channels);
+            });
+        }
         for (const auto& block : blocks_) {
-            block.forward(current, s.n, h, w, next, ws.wide.data(), ws.narrow.data());
-            h = block.output_height(h);
-            w = block.output_width(w);
+            const int oh = block.output_height(h), ow = block.output_width(w);
+            const std::size_t in_image = std::size_t(h) * w * block.spec().in_channels;
+            const std::size_t out_image = std::size_t(oh) * ow * block.spec().out_channels;
+            ws.pool.run(s.n * bands, [&](int task, int thread) {
+                const int n = task / bands;
+                const auto [y0, y1] = band(oh, task % bands);
+                block.forward_rows(current + n * in_image, h, w, y0, y1, next + n * out_image,
+                                   ws.scratch[std::size_t(thread)].data());
+            });
+            h = oh;
+            w = ow;
             std::swap(current, next);
         }
         Kernels::global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());
         Kernels::fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits.data());
     }
 
-    // Convenience form with its own workspace (allocates on every call).
+    // Convenience form with its own single-threaded workspace (allocates on every call).
     Tensor forward(const Tensor& input) const {
         Workspace ws;
         Tensor logits;

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstddef>
 
 #include "../kernel_args.hpp"
@@ -7,44 +8,72 @@
 namespace mobilenext::kernels::simd {
 
 // Depthwise 3x3, padding 1, stride 1 or 2: the same contract as reference::dwconv3x3.
-// Vectorised over channels (NHWC keeps them contiguous); the border taps are skipped by
-// clipping the tap range per output row and column rather than testing each tap.
+// Vectorised over channels (NHWC keeps them contiguous). For each output row and channel
+// vector the nine weight vectors stay in registers while the row is swept; interior pixels
+// take a fully unrolled path, the border taps are clipped.
 template <class Arch = xsimd::default_arch>
-void dwconv3x3(const float* input, int batch, int height, int width, const DepthwiseWeights& w, int stride,
-               Activation act, float* output) {
+void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w, Activation act,
+               float* output) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
-    const int C = w.channels, cs = w.channel_stride;
+    const int C = w.channels, cs = w.channel_stride, W = r.width, s = r.stride;
     const int vector_end = C / L * L;
-    const int oh = conv3x3_output_size(height, stride), ow = conv3x3_output_size(width, stride);
-    for (int n = 0; n < batch; ++n) {
-        const float* image = input + std::size_t(n) * height * width * C;
-        for (int oy = 0; oy < oh; ++oy) {
-            const int ky_begin = oy * stride == 0 ? 1 : 0;
-            const int ky_end = std::min(3, height - oy * stride + 1);
-            for (int ox = 0; ox < ow; ++ox) {
-                const int kx_begin = ox * stride == 0 ? 1 : 0;
-                const int kx_end = std::min(3, width - ox * stride + 1);
-                float* out = output + ((std::size_t(n) * oh + oy) * ow + ox) * C;
-                // Top-left input pixel of the window; only taps in [begin, end) are read.
-                const long origin = (long(oy) * stride - 1) * width + (long(ox) * stride - 1);
-                int c = 0;
-                for (; c < vector_end; c += L) {
-                    V acc = V::load_unaligned(w.bias + c);
-                    for (int ky = ky_begin; ky < ky_end; ++ky)
-                        for (int kx = kx_begin; kx < kx_end; ++kx) {
-                            const float* in = image + (origin + long(ky) * width + kx) * C + c;
-                            acc = xsimd::fma(V::load_unaligned(in), V::load_unaligned(w.weights + (ky * 3 + kx) * cs + c), acc);
-                        }
-                    activate<Arch>(acc, act).store_unaligned(out + c);
+    const int ow = conv3x3_output_size(W, s);
+    const std::size_t row_floats = std::size_t(W) * C;
+    // Output columns whose whole 3-wide window lies inside the image.
+    const int ox_inner_begin = 1, ox_inner_end = std::max(1, (W - 2) / s + 1);
+    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
+        const int ky_begin = oy * s == 0 ? 1 : 0;
+        const int ky_end = std::min(3, r.height - oy * s + 1);
+        const bool full_rows = ky_begin == 0 && ky_end == 3;
+        // Row ky of the window; rows outside the image are never read.
+        const float* rows[3] = {input, input, input};
+        for (int ky = ky_begin; ky < ky_end; ++ky)
+            rows[ky] = input + std::size_t(oy * s + ky - 1 - r.input_first_row) * row_floats;
+        float* out_row = output + std::size_t(oy - r.out_row_begin) * ow * C;
+
+        const auto border_pixel = [&](int ox, int c, const V* wv, V bias) {
+            const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
+            V acc = bias;
+            for (int ky = ky_begin; ky < ky_end; ++ky)
+                for (int kx = kx_begin; kx < kx_end; ++kx)
+                    acc = xsimd::fma(V::load_unaligned(rows[ky] + std::size_t(ox * s + kx - 1) * C + c), wv[ky * 3 + kx], acc);
+            activate<Arch>(acc, act).store_unaligned(out_row + std::size_t(ox) * C + c);
+        };
+
+        for (int c = 0; c < vector_end; c += L) {
+            V wv[9];
+            for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
+            const V bias = V::load_unaligned(w.bias + c);
+            int ox = 0;
+            for (; ox < std::min(ox_inner_begin, ow); ++ox) border_pixel(ox, c, wv, bias);
+            if (full_rows) {
+                for (; ox < ox_inner_end; ++ox) {
+                    const std::size_t at = std::size_t(ox * s - 1) * C + c;
+                    V acc = bias;
+                    acc = xsimd::fma(V::load_unaligned(rows[0] + at), wv[0], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[0] + at + C), wv[1], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[0] + at + 2 * C), wv[2], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[1] + at), wv[3], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[1] + at + C), wv[4], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[1] + at + 2 * C), wv[5], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[2] + at), wv[6], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[2] + at + C), wv[7], acc);
+                    acc = xsimd::fma(V::load_unaligned(rows[2] + at + 2 * C), wv[8], acc);
+                    activate<Arch>(acc, act).store_unaligned(out_row + std::size_t(ox) * C + c);
                 }
-                for (; c < C; ++c) {
-                    float acc = w.bias[c];
-                    for (int ky = ky_begin; ky < ky_end; ++ky)
-                        for (int kx = kx_begin; kx < kx_end; ++kx)
-                            acc += image[(origin + long(ky) * width + kx) * C + c] * w.weights[(ky * 3 + kx) * cs + c];
-                    out[c] = apply_activation(acc, act);
-                }
+            }
+            for (; ox < ow; ++ox) border_pixel(ox, c, wv, bias);
+        }
+        // Channels past the last whole vector: the same sums, one lane at a time.
+        for (int ox = 0; ox < ow; ++ox) {
+            const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
+            for (int c = vector_end; c < C; ++c) {
+                float acc = w.bias[c];
+                for (int ky = ky_begin; ky < ky_end; ++ky)
+                    for (int kx = kx_begin; kx < kx_end; ++kx)
+                        acc += rows[ky][std::size_t(ox * s + kx - 1) * C + c] * w.weights[(ky * 3 + kx) * cs + c];
+                out_row[std::size_t(ox) * C + c] = apply_activation(acc, act);
             }
         }
     }

@@ -1,0 +1,62 @@
+#pragma once
+// Intra-op threading: a persistent pool of worker threads (Eigen's non-blocking pool, whose
+// idle workers spin briefly before sleeping, so the many short parallel regions of one
+// forward pass do not pay a wake-up each) and a static split of tasks over threads. The
+// split depends only on the task count, and every task computes its outputs exactly as a
+// single thread would, so results are bit-identical for any thread count.
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#define EIGEN_USE_THREADS
+#include <unsupported/Eigen/CXX11/ThreadPool>
+
+#include "../core/error.hpp"
+
+namespace mobilenext {
+
+class ThreadPool {
+public:
+    // `threads` counts the calling thread, which always takes a share: 1 means no workers.
+    explicit ThreadPool(int threads = 1) : threads_(threads) {
+        internal::check(threads >= 1 && threads <= 1024,
+                        "ThreadPool: thread count must be in [1, 1024], found " + std::to_string(threads));
+        if (threads > 1) pool_ = std::make_unique<Eigen::ThreadPool>(threads - 1);
+    }
+
+    int threads() const noexcept { return threads_; }
+
+    // Calls fn(task, thread) for every task in [0, tasks); thread t in [0, threads) runs the
+    // contiguous share [t * tasks / n, (t + 1) * tasks / n) with n = min(threads, tasks).
+    // Returns when all are done. fn must not throw.
+    template <class F>
+    void run(int tasks, const F& fn) {
+        const int n = std::min(threads_, tasks);
+        if (n <= 1) {
+            for (int task = 0; task < tasks; ++task) fn(task, 0);
+            return;
+        }
+        std::atomic<int> pending(n - 1);
+        const auto share = [&fn, tasks, n](int t) {
+            const int begin = int(long(t) * tasks / n), end = int(long(t + 1) * tasks / n);
+            for (int task = begin; task < end; ++task) fn(task, t);
+        };
+        for (int t = 1; t < n; ++t)
+            pool_->Schedule([&share, &pending, t] {
+                share(t);
+                pending.fetch_sub(1, std::memory_order_release);
+            });
+        share(0);
+        // The shares are balanced, so the wait is short: spin, then yield.
+        for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
+            if (spins > 4096) std::this_thread::yield();
+    }
+
+private:
+    int threads_;
+    std::unique_ptr<Eigen::ThreadPool> pool_;
+};
+
+}  // namespace mobilenext
