@@ -27,14 +27,15 @@ struct Shape4 {
 namespace internal {
 // Checks that every dimension is positive and the element count fits comfortably in memory
 // arithmetic (no size_t or int overflow in index computations).
+// (Messages are built only on failure: this runs on every forward pass, which must not allocate.)
 inline void check_shape(const Shape4& s, const char* what) {
-    check(s.n > 0 && s.h > 0 && s.w > 0 && s.c > 0,
-          std::string(what) + ": every dimension must be positive, found NHWC " + s.str());
+    if (!(s.n > 0 && s.h > 0 && s.w > 0 && s.c > 0))
+        fail(std::string(what) + ": every dimension must be positive, found NHWC " + s.str());
     const std::uint64_t limit = std::uint64_t(1) << 40;
     std::uint64_t count = 1;
     for (int d : {s.n, s.h, s.w, s.c}) {
         count *= std::uint64_t(d);
-        check(count <= limit, std::string(what) + ": NHWC " + s.str() + " has too many elements");
+        if (count > limit) fail(std::string(what) + ": NHWC " + s.str() + " has too many elements");
     }
 }
 }  // namespace internal

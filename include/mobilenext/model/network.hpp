@@ -222,9 +222,9 @@ public:
 
     void check_input_shape(const Shape4& s) const {
         internal::check_shape(s, "MobileNeXt input");
-        internal::check(s.c == topology_.config.in_channels,
-                        "MobileNeXt input: expected " + std::to_string(topology_.config.in_channels) +
-                            " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
+        if (s.c != topology_.config.in_channels)
+            internal::fail("MobileNeXt input: expected " + std::to_string(topology_.config.in_channels) +
+                           " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
     }
 
 private:

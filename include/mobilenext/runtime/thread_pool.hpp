@@ -38,19 +38,25 @@ public:
             for (int task = 0; task < tasks; ++task) fn(task, 0);
             return;
         }
-        std::atomic<int> pending(n - 1);
-        const auto share = [&fn, tasks, n](int t) {
-            const int begin = int(long(t) * tasks / n), end = int(long(t + 1) * tasks / n);
-            for (int task = begin; task < end; ++task) fn(task, t);
-        };
+        // Workers get a pointer to this frame and their index: a closure small enough for
+        // std::function's inline storage, so scheduling does not allocate.
+        struct Job {
+            const F* fn;
+            int tasks, n;
+            std::atomic<int> pending;
+            void share(int t) const {
+                const int begin = int(long(t) * tasks / n), end = int(long(t + 1) * tasks / n);
+                for (int task = begin; task < end; ++task) (*fn)(task, t);
+            }
+        } job{&fn, tasks, n, {n - 1}};
         for (int t = 1; t < n; ++t)
-            pool_->Schedule([&share, &pending, t] {
-                share(t);
-                pending.fetch_sub(1, std::memory_order_release);
+            pool_->Schedule([job = &job, t] {
+                job->share(t);
+                job->pending.fetch_sub(1, std::memory_order_release);
             });
-        share(0);
+        job.share(0);
         // The shares are balanced, so the wait is short: spin, then yield.
-        for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
+        for (int spins = 0; job.pending.load(std::memory_order_acquire) != 0; ++spins)
             if (spins > 4096) std::this_thread::yield();
     }
 

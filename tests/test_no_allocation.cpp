@@ -1,0 +1,51 @@
+// A warm forward pass allocates nothing, with one thread or several: counted by replacing the
+// global operator new in this test executable (its own binary, so no other test is affected).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include <mobilenext/mobilenext.hpp>
+
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(size ? size : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace mobilenext {
+namespace {
+
+TEST(NoAllocation, WarmForwardPassesAllocateNothing) {
+    NetworkConfig config;
+    config.width = 0.75;
+    config.identity_div = 2;
+    const Network net = Network::random(config, 1);
+    for (int threads : {1, 2, 3})
+        for (const Shape4& shape : {Shape4{1, 224, 224, 3}, Shape4{3, 97, 131, 3}}) {
+            Workspace ws(threads);
+            Tensor x(shape), logits;
+            net.forward(x, logits, ws);  // warm-up: sizes the workspace and the logits
+            const long before = g_allocations.load();
+            for (int i = 0; i < 3; ++i) net.forward(x, logits, ws);
+            EXPECT_EQ(g_allocations.load() - before, 0) << threads << " threads, input " << shape.str();
+        }
+}
+
+TEST(NoAllocation, TheCounterSeesAllocations) {
+    const long before = g_allocations.load();
+    std::vector<float>* v = new std::vector<float>(10);
+    delete v;
+    EXPECT_GE(g_allocations.load() - before, 2);
+}
+
+}  // namespace
+}  // namespace mobilenext
