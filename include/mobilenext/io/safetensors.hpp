@@ -21,6 +21,13 @@
 
 #include <nlohmann/json.hpp>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 #include "../core/error.hpp"
 #include "../model/state_dict.hpp"
 
@@ -77,6 +84,13 @@ inline std::size_t dtype_size(const std::string& dtype) {
     const auto it = sizes.find(dtype);
     return it == sizes.end() ? 0 : it->second;
 }
+
+inline const bool kLittleEndian = [] {
+    const std::uint32_t one = 1;
+    unsigned char first;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+}();
 
 // Largest header accepted: far above any MobileNeXt (a few hundred tensors), far below memory.
 inline constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
@@ -190,6 +204,10 @@ inline SafetensorsContents parse_safetensors(const void* data, std::size_t size,
             for (std::uint64_t i = 0; i < elements; ++i) {
                 const unsigned char* p = src + i * element_size;
                 if (dtype == "F32") {
+                    if (internal::kLittleEndian) {  // the file's byte order: one copy of the whole tensor
+                        std::memcpy(t.values.data(), src, elements * 4);
+                        break;
+                    }
                     const std::uint32_t bits = std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
                                                std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
                     std::memcpy(&t.values[i], &bits, 4);
@@ -225,25 +243,63 @@ inline SafetensorsContents parse_safetensors(const void* data, std::size_t size,
     return out;
 }
 
-inline std::vector<unsigned char> read_file_bytes(const std::string& path) {
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(status)) throw LoadError(path, "", "a readable file", "no such file");
-    if (!std::filesystem::is_regular_file(status))
-        throw LoadError(path, "", "a regular file", "a directory or special file");
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw LoadError(path, "", "a readable file", "it cannot be opened");
-    const std::streamoff size = in.tellg();
-    if (size < 0) throw LoadError(path, "", "a readable file", "no size");
-    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
-    in.seekg(0);
-    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-        throw LoadError(path, "", std::to_string(size) + " bytes", "a read error");
-    return bytes;
-}
+// The bytes of a whole file, mapped read-only where the system allows (no copy: the tensors
+// are converted straight from the page cache), else read into memory.
+class FileBytes {
+public:
+    explicit FileBytes(const std::string& path) {
+        std::error_code ec;
+        const auto status = std::filesystem::status(path, ec);
+        if (ec || !std::filesystem::exists(status)) throw LoadError(path, "", "a readable file", "no such file");
+        if (!std::filesystem::is_regular_file(status))
+            throw LoadError(path, "", "a regular file", "a directory or special file");
+#if defined(__unix__) || defined(__APPLE__)
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw LoadError(path, "", "a readable file", "it cannot be opened");
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) {
+            ::close(fd);
+            throw LoadError(path, "", "a readable file", "no size");
+        }
+        size_ = std::size_t(st.st_size);
+        if (size_ > 0) {
+            void* mapped = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (mapped != MAP_FAILED) mapping_ = mapped;
+        }
+        ::close(fd);
+        if (mapping_ != nullptr || size_ == 0) return;
+#endif
+        std::ifstream in(path, std::ios::binary | std::ios::ate);
+        if (!in) throw LoadError(path, "", "a readable file", "it cannot be opened");
+        const std::streamoff size = in.tellg();
+        if (size < 0) throw LoadError(path, "", "a readable file", "no size");
+        copy_.resize(static_cast<std::size_t>(size));
+        size_ = copy_.size();
+        in.seekg(0);
+        if (size > 0 && !in.read(reinterpret_cast<char*>(copy_.data()), size))
+            throw LoadError(path, "", std::to_string(size) + " bytes", "a read error");
+    }
+    FileBytes(const FileBytes&) = delete;
+    FileBytes& operator=(const FileBytes&) = delete;
+    ~FileBytes() {
+#if defined(__unix__) || defined(__APPLE__)
+        if (mapping_ != nullptr) ::munmap(mapping_, size_);
+#endif
+    }
+
+    const unsigned char* data() const {
+        return mapping_ != nullptr ? static_cast<const unsigned char*>(mapping_) : copy_.data();
+    }
+    std::size_t size() const { return size_; }
+
+private:
+    void* mapping_ = nullptr;
+    std::vector<unsigned char> copy_;
+    std::size_t size_ = 0;
+};
 
 inline SafetensorsContents read_safetensors(const std::string& path) {
-    const std::vector<unsigned char> bytes = read_file_bytes(path);
+    const FileBytes bytes(path);
     return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Packs PyTorch-layout convolution weights, scaled per output channel by folded BatchNorm,
 // into the layouts of kernel_args.hpp. Done once at load; the kernels only read the result.
+#include <algorithm>
 #include <cstddef>
 
 #include "../core/aligned_buffer.hpp"
@@ -58,10 +59,13 @@ inline PackedPointwise pack_pointwise(const float* torch_weights, const float* s
     p.out_channels = out_channels;
     const int stride = round_up_channels(out_channels);
     p.weights.resize(std::size_t(in_channels) * stride);
-    for (int co = 0; co < out_channels; ++co)
+    // Written row by row (the large side), read in blocks of rows of the source.
+    constexpr int block = 16;
+    for (int co0 = 0; co0 < out_channels; co0 += block)
         for (int ci = 0; ci < in_channels; ++ci)
-            p.weights[std::size_t(ci) * stride + co] =
-                torch_weights[std::size_t(co) * in_channels + ci] * (scale ? scale[co] : 1.0f);
+            for (int co = co0; co < std::min(out_channels, co0 + block); ++co)
+                p.weights[std::size_t(ci) * stride + co] =
+                    torch_weights[std::size_t(co) * in_channels + ci] * (scale ? scale[co] : 1.0f);
     p.bias = internal::pack_bias(bias, out_channels);
     return p;
 }

@@ -19,6 +19,7 @@ inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int 
                                 vfloat<Arch> bias, Activation act, float* out) {
     using V = vfloat<Arch>;
     V a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    MOBILENEXT_UNROLL
     for (int ky = 0; ky < 3; ++ky) {
         const float* r = rows[ky] + at;
         const V w0 = wv[ky * 3], w1 = wv[ky * 3 + 1], w2 = wv[ky * 3 + 2];
@@ -81,6 +82,7 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
 
         for (int c = 0; c < vector_end; c += L) {
             V wv[9];
+            MOBILENEXT_UNROLL
             for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
             const V bias = V::load_unaligned(w.bias + c);
             int ox = 0;

@@ -28,20 +28,27 @@ inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
     V acc[rows][vectors];
+    MOBILENEXT_UNROLL
     for (int j = 0; j < vectors; ++j) {
         const V b = V::load_unaligned(w.bias + co + j * L);
+        MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i) acc[i][j] = b;
     }
     const float* wrow = w.weights + co;
     for (int ci = 0; ci < w.in_channels; ++ci, wrow += w.out_stride) {
         V wv[vectors];
+        MOBILENEXT_UNROLL
         for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
+        MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i) {
             const V a(input[std::size_t(i) * w.in_channels + ci]);
+            MOBILENEXT_UNROLL
             for (int j = 0; j < vectors; ++j) acc[i][j] = xsimd::fma(a, wv[j], acc[i][j]);
         }
     }
+    MOBILENEXT_UNROLL
     for (int i = 0; i < rows; ++i)
+        MOBILENEXT_UNROLL
         for (int j = 0; j < vectors; ++j) {
             const int left = w.out_channels - (co + j * L);
             if (left > 0)

@@ -6,6 +6,15 @@
 
 #include "../kernel_args.hpp"
 
+// Register tiles are arrays of vectors indexed by loop counters: only fully unrolled loops
+// keep them in registers, and GCC does not unroll them at -O2 (the usual release level of
+// user builds) unless asked. Clang and GCC both read this pragma.
+#if defined(__GNUC__) || defined(__clang__)
+#define MOBILENEXT_UNROLL _Pragma("GCC unroll 32")
+#else
+#define MOBILENEXT_UNROLL
+#endif
+
 namespace mobilenext::kernels::simd {
 
 template <class Arch>
