@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include <mobilenext/mobilenext.hpp>
 
 #include "image_file.hpp"
@@ -274,7 +276,8 @@ std::size_t resident_bytes() {
     unsigned long pages_total = 0, pages_resident = 0;
     const int read = std::fscanf(f, "%lu %lu", &pages_total, &pages_resident);
     std::fclose(f);
-    return read == 2 ? std::size_t(pages_resident) * 4096 : 0;
+    const long page = sysconf(_SC_PAGESIZE);
+    return read == 2 && page > 0 ? std::size_t(pages_resident) * std::size_t(page) : 0;
 }
 
 std::string size_text(int h, int w) { return std::to_string(h) + "x" + std::to_string(w); }

@@ -80,7 +80,10 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
             activate<Arch>(acc, act).store_unaligned(out_row + std::size_t(ox) * C + c);
         };
 
-        for (int c = 0; c < vector_end; c += L) {
+        // Whole vectors; a channel count that is not a multiple of the vector ends with one more
+        // vector aligned to the last channel, overlapping the previous one (those channels are
+        // computed twice, identically), so only counts below one vector need scalar code.
+        const auto sweep = [&](int c) {
             V wv[9];
             MOBILENEXT_UNROLL
             for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
@@ -113,8 +116,11 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
                 }
             }
             for (; ox < ow; ++ox) border_pixel(ox, c, wv, bias);
-        }
-        // Channels past the last whole vector: the same sums, one lane at a time.
+        };
+        for (int c = 0; c < vector_end; c += L) sweep(c);
+        if (C >= L && C % L != 0) sweep(C - L);
+        // Fewer channels than one vector: the same sums, one lane at a time.
+        if (C >= L) continue;
         for (int ox = 0; ox < ow; ++ox) {
             const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
             for (int c = vector_end; c < C; ++c) {
