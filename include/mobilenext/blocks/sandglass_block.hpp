@@ -114,6 +114,64 @@ public:
         }
     }
 
+    // Floats of each whole-image intermediate forward_by_layers() needs.
+    std::size_t layer_buffer_floats(int height, int width) const {
+        return std::size_t(height) * width * std::max({spec_.in_channels, spec_.hidden, spec_.out_channels});
+    }
+
+    // One image, layer after layer, each layer split over the threads of `pool` (rows for
+    // the depthwise layers, pixels for the pointwise ones). For small images, where bands of
+    // rows would recompute a large share of halo rows. wide_in, hidden, wide_out: whole-image
+    // buffers of layer_buffer_floats().
+    template <class Pool>
+    void forward_by_layers(Pool& pool, const float* input, int height, int width, float* output, float* wide_in,
+                           float* hidden, float* wide_out) const {
+        const BlockSpec& b = spec_;
+        const int n = pool.threads();
+        const auto split = [n](int total, int part, int granule) {
+            const int units = (total + granule - 1) / granule;
+            return std::pair<int, int>(std::min(total, units * part / n * granule),
+                                       std::min(total, units * (part + 1) / n * granule));
+        };
+        const int pixels = height * width;
+        const float* reduce_input = input;
+        if (b.has_input_dw()) {
+            pool.run(n, [&](int part, int) {
+                const auto [y0, y1] = split(height, part, 1);
+                if (y0 < y1)
+                    Kernels::dwconv3x3(input, {height, width, 1, 0, y0, y1}, weights_.input_dw.view(), Activation::relu6,
+                                       wide_in + std::size_t(y0) * width * b.in_channels);
+            });
+            reduce_input = wide_in;
+        }
+        // Pixel shares in multiples of 24, a multiple of every GEMM tile height.
+        pool.run(n, [&](int part, int) {
+            const auto [p0, p1] = split(pixels, part, 24);
+            if (p0 < p1)
+                Kernels::pointwise_conv(reduce_input + std::size_t(p0) * b.in_channels, std::size_t(p1 - p0),
+                                        weights_.reduce.view(), Activation::none, hidden + std::size_t(p0) * b.hidden);
+        });
+        float* expanded = b.has_output_dw() ? wide_out : output;
+        pool.run(n, [&](int part, int) {
+            const auto [p0, p1] = split(pixels, part, 24);
+            if (p0 < p1)
+                Kernels::pointwise_conv(hidden + std::size_t(p0) * b.hidden, std::size_t(p1 - p0), weights_.expand.view(),
+                                        Activation::relu6, expanded + std::size_t(p0) * b.out_channels);
+        });
+        if (!b.has_output_dw()) return;
+        const int oh = output_height(height), ow = output_width(width);
+        pool.run(n, [&](int part, int) {
+            const auto [y0, y1] = split(oh, part, 1);
+            if (y0 >= y1) return;
+            float* out = output + std::size_t(y0) * ow * b.out_channels;
+            Kernels::dwconv3x3(wide_out, whole_image(height, width, b.stride).with_rows(y0, y1), weights_.output_dw.view(),
+                               Activation::none, out);
+            if (b.shortcut_channels > 0)
+                Kernels::add_partial_shortcut(input + std::size_t(y0) * width * b.in_channels, std::size_t(y1 - y0) * width,
+                                              b.out_channels, b.shortcut_channels, out);
+        });
+    }
+
     // A batch of whole images, on the calling thread. scratch: scratch_floats(height, width).
     void forward(const float* input, int batch, int height, int width, float* output, float* scratch) const {
         const std::size_t in_image = std::size_t(height) * width * spec_.in_channels;

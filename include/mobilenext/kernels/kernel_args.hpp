@@ -44,6 +44,13 @@ struct DepthwiseRows {
     int stride = 1;
     int input_first_row = 0;                 // the image row `input` points at
     int out_row_begin = 0, out_row_end = 0;  // `output` points at row out_row_begin
+
+    DepthwiseRows with_rows(int begin, int end) const {
+        DepthwiseRows r = *this;
+        r.out_row_begin = begin;
+        r.out_row_end = end;
+        return r;
+    }
 };
 
 // All output rows of a whole image held in memory.

@@ -89,10 +89,16 @@ inline PackedPointwise read_pointwise(StateDictReader& r, const std::string& con
 struct ForwardPlan {
     std::size_t activation = 0;  // each of the two alternating activation buffers
     std::size_t scratch = 0;     // per thread
+    std::size_t layer = 0;       // each of three whole-image buffers of layer-parallel blocks
     std::size_t pooled = 0;
     int threads = 1;
-    std::size_t bytes() const { return (2 * activation + scratch * threads + pooled) * sizeof(float); }
+    std::size_t bytes() const { return (2 * activation + scratch * threads + 3 * layer + pooled) * sizeof(float); }
 };
+
+// Blocks whose output has at most this many rows run layer after layer with each layer split
+// over the threads, when a batch is cut into bands: bands of so few rows would recompute too
+// many halo rows.
+inline constexpr int kLayerParallelMaxHeight = 14;
 
 template <class Kernels>
 class BasicNetwork {
@@ -146,8 +152,11 @@ public:
         p.threads = threads;
         int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
         p.activation = std::size_t(batch) * h * w * topology_.stem_channels;
+        const bool bands = threads > batch;
         for (const auto& block : blocks_) {
             p.scratch = std::max(p.scratch, block.scratch_floats(h, w));
+            if (bands && block.output_height(h) <= kLayerParallelMaxHeight)
+                p.layer = std::max(p.layer, block.layer_buffer_floats(h, w));
             h = block.output_height(h);
             w = block.output_width(w);
             p.activation = std::max(p.activation, std::size_t(batch) * h * w * block.spec().out_channels);
@@ -174,6 +183,8 @@ public:
         if (ws.pooled.size() < p.pooled) ws.pooled.resize(p.pooled);
         for (AlignedBuffer& scratch : ws.scratch)
             if (scratch.size() < p.scratch) scratch.resize(p.scratch);
+        for (AlignedBuffer* buffer : {&ws.layer_in, &ws.layer_hidden, &ws.layer_out})
+            if (buffer->size() < p.layer) buffer->resize(p.layer);
         const Shape4 logits_shape{s.n, 1, 1, topology_.config.num_classes};
         if (logits.shape() != logits_shape) logits.reshape(logits_shape);
 
@@ -198,12 +209,18 @@ public:
             const int oh = block.output_height(h), ow = block.output_width(w);
             const std::size_t in_image = std::size_t(h) * w * block.spec().in_channels;
             const std::size_t out_image = std::size_t(oh) * ow * block.spec().out_channels;
-            ws.pool.run(s.n * bands, [&](int task, int thread) {
-                const int n = task / bands;
-                const auto [y0, y1] = band(oh, task % bands);
-                block.forward_rows(current + n * in_image, h, w, y0, y1, next + n * out_image,
-                                   ws.scratch[std::size_t(thread)].data());
-            });
+            if (bands > 1 && oh <= kLayerParallelMaxHeight) {
+                for (int n = 0; n < s.n; ++n)
+                    block.forward_by_layers(ws.pool, current + n * in_image, h, w, next + n * out_image,
+                                            ws.layer_in.data(), ws.layer_hidden.data(), ws.layer_out.data());
+            } else {
+                ws.pool.run(s.n * bands, [&](int task, int thread) {
+                    const int n = task / bands;
+                    const auto [y0, y1] = band(oh, task % bands);
+                    block.forward_rows(current + n * in_image, h, w, y0, y1, next + n * out_image,
+                                       ws.scratch[std::size_t(thread)].data());
+                });
+            }
             h = oh;
             w = ow;
             std::swap(current, next);

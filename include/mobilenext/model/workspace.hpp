@@ -20,7 +20,8 @@ public:
 
     // Bytes of buffers held now.
     std::size_t bytes() const {
-        std::size_t floats = ping.capacity() + pong.capacity() + pooled.capacity();
+        std::size_t floats = ping.capacity() + pong.capacity() + pooled.capacity() + layer_in.capacity() +
+                             layer_hidden.capacity() + layer_out.capacity();
         for (const AlignedBuffer& s : scratch) floats += s.capacity();
         return floats * sizeof(float);
     }
@@ -28,6 +29,8 @@ public:
     // Two alternating activation buffers (a block reads one and writes the other), the pooled
     // features, and per-thread scratch for the inside of a block.
     AlignedBuffer ping, pong, pooled;
+    // Whole-image intermediates of blocks computed layer by layer across threads.
+    AlignedBuffer layer_in, layer_hidden, layer_out;
     ThreadPool pool;
     std::vector<AlignedBuffer> scratch;
 };
