@@ -1,7 +1,7 @@
 // Microbenchmarks at the real layer shapes of MobileNeXt-1.0 at 224x224 (every distinct
 // depthwise and pointwise shape, read off the topology rather than typed in), each on the
-// vector and the reference kernels, and the whole network. Counters: FLOP/s counts a
-// multiply-add as two FLOPs.
+// vector and the reference kernels; one sandglass block of each form; the whole network per
+// width, batch 1 and 8, 1 and 2 threads. Counters: FLOP/s counts a multiply-add as two FLOPs.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -47,13 +47,14 @@ void bench_pointwise(benchmark::State& state, int pixels, int in, int out, Activ
 }
 
 template <class Net>
-void bench_network(benchmark::State& state, double width, int batch) {
+void bench_network(benchmark::State& state, double width, int batch, int threads) {
     NetworkConfig config;
     config.width = width;
     const Net net = Net::random(config, 1);
     Tensor input(batch, 224, 224, 3);
+    for (std::size_t i = 0; i < input.size(); ++i) input.data()[i] = float(i % 251) / 251.0f - 0.5f;
     Tensor logits;
-    Workspace ws;
+    Workspace ws(threads);
     net.forward(input, logits, ws);  // warm-up: sizes the workspace
     for (auto _ : state) {
         net.forward(input, logits, ws);
@@ -65,8 +66,67 @@ void bench_network(benchmark::State& state, double width, int batch) {
 }
 
 template <class Kernels>
+void bench_stem(benchmark::State& state, int h, int w, int in, int out) {
+    const auto torch_w = filled(std::size_t(out) * in * 9, 0.1f), bias = filled(out, 0.0f), scale = filled(out, 1.0f);
+    const PackedStem packed = pack_stem(torch_w.data(), scale.data(), bias.data(), in, out);
+    const int oh = conv3x3_output_size(h, 2), ow = conv3x3_output_size(w, 2);
+    AlignedBuffer input(std::size_t(h) * w * in), output(std::size_t(oh) * ow * out);
+    for (auto _ : state) {
+        Kernels::stem_conv3x3_s2_relu6(input.data(), h, w, 0, oh, packed.view(), output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["FLOP/s"] =
+        benchmark::Counter(2.0 * 9 * in * out * oh * ow, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// One sandglass block of each form at its real place in MobileNeXt-1.0 at 224x224 (the first
+// block of that form), one image, on the calling thread.
+void bench_block(benchmark::State& state, const BlockSpec& spec, int h, int w) {
+    NetworkConfig config;
+    const Network net = Network::random(config, 1);
+    const auto& block = net.blocks()[std::size_t(spec.index - 1)];
+    AlignedBuffer input(std::size_t(h) * w * spec.in_channels);
+    for (std::size_t i = 0; i < input.size(); ++i) input[i] = float(i % 97) / 97.0f;
+    AlignedBuffer output(std::size_t(block.output_height(h)) * block.output_width(w) * spec.out_channels);
+    AlignedBuffer scratch(block.scratch_floats(h, w));
+    for (auto _ : state) {
+        block.forward(input.data(), 1, h, w, output.data(), scratch.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    const double pixels = double(h) * w, out_pixels = double(block.output_height(h)) * block.output_width(w);
+    double madds = pixels * spec.in_channels * spec.hidden + pixels * spec.hidden * spec.out_channels;
+    if (spec.has_input_dw()) madds += pixels * spec.in_channels * 9;
+    if (spec.has_output_dw()) madds += out_pixels * spec.out_channels * 9;
+    state.counters["FLOP/s"] = benchmark::Counter(2.0 * madds, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_block_benchmarks() {
+    const Topology t = derive_topology(NetworkConfig{});
+    std::set<std::pair<BlockForm, bool>> seen_shortcut;
+    int h = 112, w = 112;
+    for (const BlockSpec& b : t.blocks) {
+        const auto key = std::make_pair(b.form, b.shortcut_channels > 0);
+        if (seen_shortcut.insert(key).second) {
+            const std::string name = std::string("sandglass_block/") + block_form_name(b.form) +
+                                     (b.shortcut_channels > 0 ? "+shortcut" : "") + "/features." +
+                                     std::to_string(b.index) + "/" + std::to_string(h) + "x" + std::to_string(w) + "x" +
+                                     std::to_string(b.in_channels) + "->" + std::to_string(b.out_channels);
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_block(s, b, h, w); });
+        }
+        if (b.has_output_dw()) {
+            h = conv3x3_output_size(h, b.stride);
+            w = conv3x3_output_size(w, b.stride);
+        }
+    }
+}
+
+template <class Kernels>
 void register_layer_benchmarks(const std::string& set_name) {
     const Topology t = derive_topology(NetworkConfig{});
+    benchmark::RegisterBenchmark(("stem_conv3x3_s2_relu6/" + set_name + "/224x224x3->" + std::to_string(t.stem_channels)).c_str(),
+                                 [c = t.stem_channels](benchmark::State& s) { bench_stem<Kernels>(s, 224, 224, 3, c); });
     std::set<std::tuple<int, int, int, int, int>> dw_shapes;  // h, w, c, stride, relu6
     std::set<std::tuple<int, int, int, int>> pw_shapes;       // pixels, in, out, relu6
     int h = 112, w = 112;
@@ -100,15 +160,19 @@ void register_layer_benchmarks(const std::string& set_name) {
 int main(int argc, char** argv) {
     register_layer_benchmarks<kernels::SimdKernels<>>(kernels::SimdKernels<>::name());
     register_layer_benchmarks<kernels::ReferenceKernels>("reference");
+    register_block_benchmarks();
     for (double width : {0.35, 0.5, 0.75, 1.0, 1.4})
-        for (int batch : {1, 8}) {
-            const std::string suffix = "/width:" + std::to_string(width).substr(0, 4) + "/batch:" + std::to_string(batch);
-            benchmark::RegisterBenchmark(("network/" + Network::kernels_name() + suffix).c_str(),
-                                         [=](benchmark::State& s) { bench_network<Network>(s, width, batch); })
-                ->Unit(benchmark::kMillisecond);
-        }
-    benchmark::RegisterBenchmark("network/reference/width:1.00/batch:1",
-                                 [](benchmark::State& s) { bench_network<ReferenceNetwork>(s, 1.0, 1); })
+        for (int batch : {1, 8})
+            for (int threads : {1, 2}) {
+                const std::string suffix = "/width:" + std::to_string(width).substr(0, 4) +
+                                           "/batch:" + std::to_string(batch) + "/threads:" + std::to_string(threads);
+                benchmark::RegisterBenchmark(("network/" + Network::kernels_name() + suffix).c_str(),
+                                             [=](benchmark::State& s) { bench_network<Network>(s, width, batch, threads); })
+                    ->Unit(benchmark::kMillisecond)
+                    ->UseRealTime();
+            }
+    benchmark::RegisterBenchmark("network/reference/width:1.00/batch:1/threads:1",
+                                 [](benchmark::State& s) { bench_network<ReferenceNetwork>(s, 1.0, 1, 1); })
         ->Unit(benchmark::kMillisecond);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
