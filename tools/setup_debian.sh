@@ -3,10 +3,11 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
-  build-essential cmake
+  build-essential cmake zlib1g-dev
   libeigen3-dev libxsimd-dev nlohmann-json3-dev libstb-dev
   googletest libgtest-dev libbenchmark-dev
   python3-torch python3-torchvision python3-numpy python3-skimage
+  dataset-fashion-mnist
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -24,6 +24,7 @@
 
 #include <mobilenext/mobilenext.hpp>
 
+#include "command_evaluate.hpp"
 #include "image_file.hpp"
 #include "imagenet_classes.hpp"
 
@@ -578,6 +579,7 @@ const char* kMainUsage =
     "  bench       time forward passes\n"
     "  classify    classify image files (JPEG, PNG, ...) and print the top classes\n"
     "  preprocess  write the network input made from an image, as .npy\n"
+    "  evaluate    accuracy over the Fashion-MNIST test set (IDX files)\n"
     "\n"
     "Run 'mobilenext <command> --help' for the options of a command.\n";
 
@@ -605,6 +607,8 @@ int main(int argc, char** argv) {
         run = command_classify;
     else if (command == "preprocess")
         run = command_preprocess;
+    else if (command == "evaluate")
+        run = command_evaluate;
     if (run == nullptr) {
         std::fprintf(stderr, "mobilenext: unknown command '%s'\n\n%s", command.c_str(), kMainUsage);
         return kExitUsage;
