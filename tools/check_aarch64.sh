@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Cross-builds the unit tests and the dispatch library for 64-bit ARM (NEON kernels) with
+# Debian's cross compiler and runs them under QEMU user-mode emulation. Installs
+# g++-aarch64-linux-gnu and qemu-user when missing (needs root then).
+# Environment: JOBS (parallel build jobs, default: all cores), AARCH64_BUILD_DIR (default
+# /tmp/mobilenext-aarch64), MOBILENEXT_WERROR (default ON).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${JOBS:-$(nproc)}
+build=${AARCH64_BUILD_DIR:-/tmp/mobilenext-aarch64}
+sysroot=/usr/aarch64-linux-gnu
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+missing=()
+for p in g++-aarch64-linux-gnu qemu-user googletest; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq "${missing[@]}" > /dev/null
+fi
+
+echo "== configure and build for aarch64 in $build"
+start=$SECONDS
+cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
+  -DCMAKE_BUILD_TYPE=Release -DMOBILENEXT_NATIVE_ARCH=OFF -DMOBILENEXT_WERROR="${MOBILENEXT_WERROR:-ON}" \
+  -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_DISPATCH=ON \
+  -DMOBILENEXT_BUILD_EXAMPLES=OFF -DMOBILENEXT_BUILD_BENCHMARKS=OFF > "$build.configure.log" 2>&1 ||
+  { cat "$build.configure.log"; fail "configuration"; }
+cmake --build "$build" -j "$jobs" > "$build.build.log" 2>&1 || { tail -50 "$build.build.log"; fail "build"; }
+echo "built in $((SECONDS - start)) s"
+
+tests=$build/tests/mobilenext_tests
+file "$tests" | grep -q 'ARM aarch64' || fail "$tests is not an AArch64 program: $(file "$tests")"
+run() { qemu-aarch64 -L "$sysroot" "$@"; }
+
+# The header-only kernels: the compiler's default instruction set there is xsimd::neon64.
+run "$tests" --gtest_list_tests | grep -q 'TypeParam = mobilenext::kernels::SimdKernels<xsimd::neon64>' ||
+  fail "the kernel tests do not run SimdKernels<xsimd::neon64>"
+
+echo "== unit tests under qemu-aarch64"
+start=$SECONDS
+run "$tests" --gtest_brief=1 || fail "unit tests"
+run "$build/tests/mobilenext_no_allocation_tests" --gtest_brief=1 || fail "allocation tests"
+echo "== dispatch tests under qemu-aarch64"
+run "$build/tests/mobilenext_dispatch_tests" --gtest_brief=1 || fail "dispatch tests"
+probe=$(run "$build/tests/mobilenext_dispatch_probe") || fail "dispatch probe"
+echo "$probe"
+grep -q '^kernels simd/arm64+neon,' <<< "$probe" || fail "the dispatch library did not choose NEON (xsimd::neon64)"
+echo "ran in $((SECONDS - start)) s"
+echo "aarch64: all green"
