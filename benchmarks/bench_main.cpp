@@ -140,18 +140,19 @@ void register_layer_benchmarks(const std::string& set_name) {
             w = conv3x3_output_size(w, b.stride);
         }
     }
+    // The lambdas copy the bindings by init-capture: C++17 cannot capture structured bindings.
     for (const auto& [dh, dw, c, stride, relu] : dw_shapes) {
         const std::string name = "dwconv3x3" + std::string(stride == 2 ? "_s2" : "_s1") + (relu ? "_relu6" : "") +
                                  "/" + set_name + "/" + std::to_string(dh) + "x" + std::to_string(dw) + "x" +
                                  std::to_string(c);
         const Activation act = relu ? Activation::relu6 : Activation::none;
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_dwconv<Kernels>(s, dh, dw, c, stride, act); });
+        benchmark::RegisterBenchmark(name.c_str(), [=, dh = dh, dw = dw, c = c, stride = stride](benchmark::State& s) { bench_dwconv<Kernels>(s, dh, dw, c, stride, act); });
     }
     for (const auto& [pixels, in, out, relu] : pw_shapes) {
         const std::string name = "pointwise_conv" + std::string(relu ? "_relu6" : "") + "/" + set_name + "/" +
                                  std::to_string(pixels) + "px/" + std::to_string(in) + "->" + std::to_string(out);
         const Activation act = relu ? Activation::relu6 : Activation::none;
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_pointwise<Kernels>(s, pixels, in, out, act); });
+        benchmark::RegisterBenchmark(name.c_str(), [=, pixels = pixels, in = in, out = out](benchmark::State& s) { bench_pointwise<Kernels>(s, pixels, in, out, act); });
     }
 }
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the library's tests, examples, benchmarks and dispatch library with GCC 12 and with
+# Clang 14, warnings as errors (-Wall -Wextra -Wpedantic -Werror on the project's own code;
+# third-party headers are SYSTEM includes), then runs the unit tests of each build.
+# Environment: JOBS (parallel build jobs, default: all cores), COMPILERS_BUILD_DIR (default
+# /tmp/mobilenext-compilers; one subdirectory per compiler).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${JOBS:-$(nproc)}
+base=${COMPILERS_BUILD_DIR:-/tmp/mobilenext-compilers}
+mkdir -p "$base"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+for compiler in g++-12 clang++-14; do
+  command -v "$compiler" > /dev/null || fail "$compiler not found (Debian: g++-12, clang-14)"
+done
+
+for compiler in g++-12 clang++-14; do
+  build=$base/$compiler
+  echo "== $compiler ($("$compiler" --version | head -1)) in $build"
+  start=$SECONDS
+  cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=Release \
+    -DMOBILENEXT_WERROR=ON -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=ON \
+    -DMOBILENEXT_BUILD_BENCHMARKS=ON -DMOBILENEXT_BUILD_DISPATCH=ON > "$build.configure.log" 2>&1 ||
+    { cat "$build.configure.log"; fail "$compiler: configuration"; }
+  if ! cmake --build "$build" -j "$jobs" > "$build.build.log" 2>&1; then
+    grep -E -B2 -A6 'error|warning' "$build.build.log" | head -150
+    fail "$compiler: build (full log: $build.build.log)"
+  fi
+  echo "built in $((SECONDS - start)) s, no warnings"
+  "$build/tests/mobilenext_tests" --gtest_brief=1 > "$build.tests.log" 2>&1 ||
+    { tail -40 "$build.tests.log"; fail "$compiler: unit tests"; }
+  "$build/tests/mobilenext_dispatch_tests" --gtest_brief=1 >> "$build.tests.log" 2>&1 ||
+    { tail -40 "$build.tests.log"; fail "$compiler: dispatch tests"; }
+  grep -h 'PASSED' "$build.tests.log"
+done
+echo "compilers: GCC 12 and Clang 14 build without warnings, tests pass"
