@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the library's tests, examples, benchmarks and dispatch library with GCC 12 and with
 # Clang 14, warnings as errors (-Wall -Wextra -Wpedantic -Werror on the project's own code;
-# third-party headers are SYSTEM includes), then runs the unit tests of each build.
+# third-party headers are SYSTEM includes), then runs the unit tests of each build. Installs
+# g++-12 and clang-14 when missing (needs root then).
 # Environment: JOBS (parallel build jobs, default: all cores), COMPILERS_BUILD_DIR (default
 # /tmp/mobilenext-compilers; one subdirectory per compiler).
 set -euo pipefail
@@ -11,9 +12,12 @@ base=${COMPILERS_BUILD_DIR:-/tmp/mobilenext-compilers}
 mkdir -p "$base"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-for compiler in g++-12 clang++-14; do
-  command -v "$compiler" > /dev/null || fail "$compiler not found (Debian: g++-12, clang-14)"
-done
+if ! command -v g++-12 > /dev/null || ! command -v clang++-14 > /dev/null; then
+  echo "== installing g++-12 clang-14"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq g++-12 clang-14 > /dev/null
+fi
 
 for compiler in g++-12 clang++-14; do
   build=$base/$compiler
