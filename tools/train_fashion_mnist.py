@@ -92,8 +92,12 @@ def main():
     p.add_argument("--metrics", default=None, help="JSON file for the final metrics")
     p.add_argument("--width", type=float, default=0.5)
     p.add_argument("--identity-div", type=int, default=2)
-    p.add_argument("--size", type=int, default=48, help="network input side (resize and crop)")
-    p.add_argument("--epochs", type=int, default=28)
+    p.add_argument("--size", type=int, default=40, help="network input side (resize and crop)")
+    p.add_argument("--epochs", type=int, default=27,
+                   help="epochs; with --time-budget, the most epochs")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="minutes: after each epoch, plan the number of epochs (and the cosine "
+                        "schedule) that fits this budget at the measured speed")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=4e-4)
@@ -140,17 +144,22 @@ def main():
     opt = torch.optim.SGD(param_groups(model, args.weight_decay), lr=args.lr, momentum=0.9,
                           nesterov=True)
     steps_per_epoch = math.ceil(len(train_u8) / args.batch_size)
-    total_steps = args.epochs * steps_per_epoch
+    planned = args.epochs
     warmup = steps_per_epoch
 
     def lr_at(step):
         if step < warmup:
             return args.lr * (step + 1) / warmup
-        return 0.5 * args.lr * (1.0 + math.cos(math.pi * (step - warmup) / (total_steps - warmup)))
+        total_steps = planned * steps_per_epoch
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * args.lr * (1.0 + math.cos(math.pi * progress))
 
     step = 0
     history = []
-    for epoch in range(1, args.epochs + 1):
+    train_start = time.time()
+    epoch = 0
+    while epoch < planned:
+        epoch += 1
         t0 = time.time()
         model.train()
         order = torch.randperm(len(train_u8), generator=gen)
@@ -179,16 +188,25 @@ def main():
         history.append(row)
         log("epoch %2d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  lr %.4f  "
             "%.0f s (train %.0f s)  elapsed %.1f min"
-            % (epoch, args.epochs, row["train_loss"], 100 * row["train_acc"], test_loss,
+            % (epoch, planned, row["train_loss"], 100 * row["train_acc"], test_loss,
                100 * test_acc, row["lr"], row["epoch_seconds"], train_time,
                (time.time() - start) / 60))
+        if args.time_budget is not None and epoch < args.epochs:
+            # Speed varies with the machine's load: plan on the mean epoch time so far.
+            per_epoch = (time.time() - train_start) / epoch
+            left = args.time_budget * 60 - (time.time() - start)
+            new_plan = max(epoch, min(args.epochs, epoch + int(left / per_epoch)))
+            if new_plan != planned:
+                log("plan: %d epochs (%.0f s per epoch, %.1f min of the budget left)"
+                    % (new_plan, per_epoch, left / 60))
+                planned = new_plan
 
     test_loss, test_acc, per_class, _ = evaluate(model, test_x, test_y, 500)
     elapsed = time.time() - start
     state_dict = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     train_args = dict(vars(args))
     train_args["preprocess"] = pre
-    ckpt = {"state_dict": state_dict, "epoch": args.epochs,
+    ckpt = {"state_dict": state_dict, "epoch": epoch,
             "arch": "mobilenext_w%s_idiv%d" % (args.width, args.identity_div),
             "best_prec1": 100 * test_acc, "args": train_args}
     torch.save(ckpt, args.out)
@@ -201,7 +219,7 @@ def main():
             "test_accuracy": test_acc,
             "test_loss": test_loss,
             "per_class_accuracy": dict(zip(fm.CLASSES, per_class)),
-            "epochs": args.epochs,
+            "epochs": epoch,
             "training_seconds": round(elapsed, 1),
             "width": args.width,
             "identity_div": args.identity_div,
