@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/float16.hpp"
 
 namespace mobilenext {
 
@@ -83,31 +84,6 @@ inline std::uint64_t load_le(const unsigned char* p, int bytes) {
     std::uint64_t v = 0;
     for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
     return v;
-}
-
-// IEEE half to float, subnormals, infinities and NaN included.
-inline float half_to_float(std::uint16_t h) {
-    const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
-    std::uint32_t exponent = (h >> 10) & 0x1fu;
-    std::uint32_t mantissa = h & 0x3ffu;
-    std::uint32_t bits;
-    if (exponent == 0x1f) {
-        bits = sign | 0x7f800000u | (mantissa << 13);
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;
-    } else {  // subnormal half: normalise; every one is a normal float
-        exponent = 113;
-        while ((mantissa & 0x400u) == 0) {
-            mantissa <<= 1;
-            --exponent;
-        }
-        bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
 }
 
 // The header dict: a Python literal such as
@@ -367,7 +343,7 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
             values[i] = float(d);
         }
     } else {
-        for (std::size_t i = 0; i < n; ++i) values[i] = half_to_float(std::uint16_t(load_le(data + 2 * i, 2)));
+        for (std::size_t i = 0; i < n; ++i) values[i] = internal::half_to_float(std::uint16_t(load_le(data + 2 * i, 2)));
     }
     return out;
 }

@@ -29,6 +29,7 @@
 #endif
 
 #include "../core/error.hpp"
+#include "../core/float16.hpp"
 #include "../model/state_dict.hpp"
 
 namespace mobilenext {
@@ -41,35 +42,6 @@ struct SafetensorsContents {
 
 namespace internal {
 
-// IEEE half -> float, exact (every half is representable as a float).
-inline float half_to_float(std::uint16_t h) {
-    const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
-    std::uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu, bits;
-    if (exponent == 0x1f) {
-        bits = sign | 0x7f800000u | (mantissa << 13);
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;
-    } else {  // subnormal: normalise
-        exponent = 113;
-        while ((mantissa & 0x400u) == 0) {
-            mantissa <<= 1;
-            --exponent;
-        }
-        bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-inline float bfloat16_to_float(std::uint16_t b) {
-    const std::uint32_t bits = std::uint32_t(b) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
 
 inline std::uint64_t read_le_u64(const unsigned char* p) {
     std::uint64_t v = 0;
