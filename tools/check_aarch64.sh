@@ -3,11 +3,11 @@
 # Debian's cross compiler and runs them under QEMU user-mode emulation. Installs
 # g++-aarch64-linux-gnu and qemu-user when missing (needs root then).
 # Environment: JOBS (parallel build jobs, default: all cores), AARCH64_BUILD_DIR (default
-# /tmp/mobilenext-aarch64), MOBILENEXT_WERROR (default ON).
+# build-aarch64/ in the source tree), MOBILENEXT_WERROR (default ON).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${JOBS:-$(nproc)}
-build=${AARCH64_BUILD_DIR:-/tmp/mobilenext-aarch64}
+build=${AARCH64_BUILD_DIR:-$root/build-aarch64}
 sysroot=/usr/aarch64-linux-gnu
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

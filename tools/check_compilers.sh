@@ -4,11 +4,11 @@
 # third-party headers are SYSTEM includes), then runs the unit tests of each build. Installs
 # g++-12 and clang-14 when missing (needs root then).
 # Environment: JOBS (parallel build jobs, default: all cores), COMPILERS_BUILD_DIR (default
-# /tmp/mobilenext-compilers; one subdirectory per compiler).
+# build-compilers/ in the source tree; one subdirectory per compiler).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${JOBS:-$(nproc)}
-base=${COMPILERS_BUILD_DIR:-/tmp/mobilenext-compilers}
+base=${COMPILERS_BUILD_DIR:-$root/build-compilers}
 mkdir -p "$base"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}
 root=$(pwd)
-base=${SANITIZER_BUILD_DIR:-/tmp/mobilenext-sanitizers}
+base=${SANITIZER_BUILD_DIR:-$root/build-sanitizers}
 export DEBIAN_FRONTEND=noninteractive
 command -v clang++ >/dev/null || apt-get install -y -qq clang
 dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
