@@ -3,6 +3,8 @@
 # them), and the concurrency tests under ThreadSanitizer, with clang. One command:
 #   bash tools/check_sanitizers.sh [asan|tsan|all]
 set -euo pipefail
+# Failures inside $(build ...) must stop the script too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 which=${1:-all}
 root=$(pwd)
