@@ -10,10 +10,14 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include <mobilenext/core/error.hpp>
 
 #include <mobilenext/model/state_dict.hpp>
 
@@ -170,5 +174,24 @@ public:
 private:
     std::string path_;
 };
+
+// The loader's error names `file` and `tensor` (quoted in the message), and its message
+// contains every one of `parts`.
+inline void expect_error(const std::optional<LoadError>& error, const std::string& tensor,
+                  std::initializer_list<std::string> parts, const std::string& file) {
+    if (!error) {
+        ADD_FAILURE() << "no LoadError (expected one about '" << tensor << "')";
+        return;
+    }
+    const LoadError& e = *error;
+    const std::string what = e.what();
+    EXPECT_EQ(e.file(), file) << what;
+    EXPECT_EQ(e.tensor(), tensor) << what;
+    EXPECT_EQ(what.rfind(file + ": ", 0), 0u) << what;
+    if (!tensor.empty()) {
+        EXPECT_NE(what.find("'" + tensor + "'"), std::string::npos) << what;
+    }
+    for (const std::string& part : parts) EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' in: " << what;
+}
 
 }  // namespace mobilenext::testing

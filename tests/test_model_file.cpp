@@ -30,6 +30,12 @@ using testing::safetensors_from_state_dict;
 
 const std::string kFile = "mobilenext_test.safetensors";
 
+// Errors about the default file name unless a test names another.
+void expect_error(const std::optional<LoadError>& error, const std::string& tensor,
+                  std::initializer_list<std::string> parts, const std::string& file = kFile) {
+    testing::expect_error(error, tensor, parts, file);
+}
+
 NetworkConfig make_config(double width, int classes = 37, int in_channels = 3, int identity_div = 1,
                           Layout layout = Layout::official) {
     NetworkConfig c;
@@ -73,20 +79,6 @@ std::optional<LoadError> load_error(const StateDict& dict, const Metadata& metad
     return std::nullopt;
 }
 
-// The error names `file` and `tensor`, and its message contains every one of `parts`.
-void expect_error(const std::optional<LoadError>& error, const std::string& tensor,
-                  std::initializer_list<std::string> parts, const std::string& file = kFile) {
-    if (!error) {
-        ADD_FAILURE() << "no LoadError (expected one about '" << tensor << "')";
-        return;
-    }
-    const LoadError& e = *error;
-    const std::string what = e.what();
-    EXPECT_EQ(e.file(), file) << what;
-    EXPECT_EQ(e.tensor(), tensor) << what;
-    EXPECT_EQ(what.rfind(file + ": ", 0), 0u) << what;
-    for (const std::string& part : parts) EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' in: " << what;
-}
 
 Tensor random_input(int n, int h, int w, int c, std::uint32_t seed) {
     Tensor t(n, h, w, c);

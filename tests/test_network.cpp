@@ -16,18 +16,8 @@
 namespace mobilenext {
 namespace {
 
-Tensor random_input(int n, int h, int w, int c, std::uint32_t seed) {
-    Tensor t(n, h, w, c);
-    const auto v = testing::random_vector(t.size(), seed, -2.0f, 2.0f);
-    std::copy(v.begin(), v.end(), t.data());
-    return t;
-}
-
-float max_abs(const Tensor& t) {
-    float m = 0.0f;
-    for (std::size_t i = 0; i < t.size(); ++i) m = std::max(m, std::fabs(t.data()[i]));
-    return m;
-}
+using testing::max_abs;
+using testing::random_input;
 
 struct NetworkCase {
     double width;

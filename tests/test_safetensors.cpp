@@ -26,6 +26,12 @@ using testing::safetensors_bytes;
 
 const std::string kFile = "weights.safetensors";
 
+// Errors about the default file name unless a test names another.
+void expect_error(const std::optional<LoadError>& error, const std::string& tensor,
+                  std::initializer_list<std::string> parts, const std::string& file = kFile) {
+    testing::expect_error(error, tensor, parts, file);
+}
+
 // The LoadError that parsing `bytes` throws, if any. Any other exception escapes and fails the test.
 std::optional<LoadError> parse_error(const std::string& bytes, const std::string& file = kFile) {
     try {
@@ -36,23 +42,6 @@ std::optional<LoadError> parse_error(const std::string& bytes, const std::string
     return std::nullopt;
 }
 
-// The error names `file` and `tensor`, and its message contains every one of `parts`.
-void expect_error(const std::optional<LoadError>& error, const std::string& tensor,
-                  std::initializer_list<std::string> parts, const std::string& file = kFile) {
-    if (!error) {
-        ADD_FAILURE() << "no LoadError (expected one about '" << tensor << "')";
-        return;
-    }
-    const LoadError& e = *error;
-    const std::string what = e.what();
-    EXPECT_EQ(e.file(), file) << what;
-    EXPECT_EQ(e.tensor(), tensor) << what;
-    EXPECT_EQ(what.rfind(file + ": ", 0), 0u) << what;
-    if (!tensor.empty()) {
-        EXPECT_NE(what.find("'" + tensor + "'"), std::string::npos) << what;
-    }
-    for (const std::string& part : parts) EXPECT_NE(what.find(part), std::string::npos) << "'" << part << "' in: " << what;
-}
 
 // A header with one tensor entry written by hand, and `data_bytes` zero bytes of data.
 std::string one_entry(const std::string& entry, std::size_t data_bytes, const std::string& name = "w") {

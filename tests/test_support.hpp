@@ -12,6 +12,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <mobilenext/core/tensor.hpp>
 #include <mobilenext/kernels/kernel_sets.hpp>
 
 namespace mobilenext::testing {
@@ -35,6 +36,20 @@ inline std::vector<float> random_vector(std::size_t count, std::uint32_t seed, f
     std::vector<float> v(count);
     for (float& x : v) x = dist(engine);
     return v;
+}
+
+// A tensor of uniform values in [-2, 2].
+inline Tensor random_input(int n, int h, int w, int c, std::uint32_t seed) {
+    Tensor t(n, h, w, c);
+    const auto v = random_vector(t.size(), seed, -2.0f, 2.0f);
+    std::copy(v.begin(), v.end(), t.data());
+    return t;
+}
+
+inline float max_abs(const Tensor& t) {
+    float m = 0.0f;
+    for (std::size_t i = 0; i < t.size(); ++i) m = std::max(m, std::fabs(t.data()[i]));
+    return m;
 }
 
 // Every vector kernel set this build can run on this CPU: the compiler's default first, then
