@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -193,6 +194,36 @@ TEST(Network, LogitsAreBitIdenticalForAnyThreadCount) {
                 << threads << " threads, input " << shape.str();
         }
     }
+}
+
+// One shared model, 8 threads x 1000 forward passes each (inputs of three sizes, each thread
+// with its own workspace): every result bit-identical to the sequential run.
+TEST(Network, ConcurrentForwardsEightThreadsThousandEach) {
+    const Network net = Network::random(NetworkConfig{0.35, 2, 10}, 8);
+    std::vector<Tensor> inputs;
+    std::vector<Tensor> sequential;
+    for (int i = 0; i < 5; ++i) {
+        inputs.push_back(random_input(1, 24 + 8 * (i % 3), 32, 3, 200 + i));
+        sequential.push_back(net.forward(inputs.back()));
+    }
+    constexpr int kThreads = 8, kForwards = 1000;
+    std::vector<int> mismatches(kThreads, 0), done(kThreads, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            Workspace ws;
+            Tensor y;
+            for (int k = 0; k < kForwards; ++k) {
+                const std::size_t i = std::size_t(k + t) % inputs.size();
+                net.forward(inputs[i], y, ws);
+                const Tensor& e = sequential[i];
+                mismatches[t] += y.shape() != e.shape() || std::memcmp(y.data(), e.data(), e.size() * sizeof(float)) != 0;
+                ++done[t];
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(done, std::vector<int>(kThreads, kForwards));
+    EXPECT_EQ(mismatches, std::vector<int>(kThreads, 0));
 }
 
 TEST(Network, SeveralCallersEachWithIntraOpThreads) {

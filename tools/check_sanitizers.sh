@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (all of
-# them), and the concurrency tests under ThreadSanitizer, with clang. One command:
-#   bash tools/check_sanitizers.sh [asan|tsan|all]
+# them), and the concurrency tests under ThreadSanitizer, with clang; and `mobilenext classify`
+# (model file, PNG and JPEG decoding, preprocessing, inference) under valgrind memcheck.
+# One command:
+#   bash tools/check_sanitizers.sh [asan|tsan|valgrind|all]
 set -euo pipefail
 # Failures inside $(build ...) must stop the script too.
 shopt -s inherit_errexit
@@ -11,6 +13,7 @@ root=$(pwd)
 base=${SANITIZER_BUILD_DIR:-$root/build-sanitizers}
 export DEBIAN_FRONTEND=noninteractive
 command -v clang++ >/dev/null || apt-get install -y -qq clang
+command -v valgrind >/dev/null || apt-get install -y -qq valgrind
 dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
   apt-get install -y -qq libclang-rt-14-dev
 
@@ -23,6 +26,16 @@ build() {  # name, sanitizer flags
   echo "$dir/tests/mobilenext_tests"
 }
 
+# Valgrind 3.19 does not decode AVX-512: this build targets AVX2 + FMA (x86-64-v3) instead.
+build_cli_for_valgrind() {
+  local dir="$base/valgrind"
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOBILENEXT_NATIVE_ARCH=OFF \
+    -DCMAKE_CXX_FLAGS="-march=x86-64-v3" -DMOBILENEXT_BUILD_TESTS=OFF -DMOBILENEXT_BUILD_EXAMPLES=ON \
+    -DMOBILENEXT_BUILD_BENCHMARKS=OFF -DMOBILENEXT_BUILD_DISPATCH=OFF -DMOBILENEXT_INSTALL=OFF >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target mobilenext_cli >/dev/null
+  echo "$dir/examples/mobilenext"
+}
+
 if [ "$which" = asan ] || [ "$which" = all ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all unit tests"
   bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all")
@@ -33,4 +46,17 @@ if [ "$which" = tsan ] || [ "$which" = all ]; then
   bin=$(build tsan "-fsanitize=thread")
   TSAN_OPTIONS=halt_on_error=1 "$bin" --gtest_brief=1 \
     --gtest_filter='*Concurrent*:*ThreadCount*:*SeveralCallers*'
+fi
+if [ "$which" = valgrind ] || [ "$which" = all ]; then
+  echo "== valgrind memcheck: mobilenext classify (PNG and JPEG images, 1 and 2 threads)"
+  cli=$(build_cli_for_valgrind)
+  images=("$root"/examples/images/fashion_mnist/*.png "$root"/tests/fuzz/corpus/image/baseline.jpg
+          "$root"/tests/fuzz/corpus/image/progressive.jpg "$root"/tests/fuzz/corpus/image/rgb.bmp)
+  for threads in 1 2; do
+    valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+      --errors-for-leak-kinds=definite,indirect \
+      "$cli" classify "$root/models/fashion_mnist_mobilenext.safetensors" "${images[@]}" --top 1 --threads $threads \
+      >"$base/valgrind-classify-$threads.txt"
+    echo "   $threads thread(s): clean, $(grep -c . "$base/valgrind-classify-$threads.txt") lines of output"
+  done
 fi

@@ -364,19 +364,13 @@ int command_run(const std::vector<std::string>& args) {
     const std::string input_path = *p.get("--input"), output_path = *p.get("--output");
 
     const mnx::NpyArray x = mnx::read_npy(input_path);
-    mnx::internal::check(x.shape.size() == 4, input_path + ": expected a rank-4 NCHW array, found shape " +
-                                                  mnx::shape_string(x.shape));
-    for (std::int64_t d : x.shape)
-        mnx::internal::check(d >= 1 && d <= (std::int64_t(1) << 30),
-                             input_path + ": expected every NCHW dimension in [1, 2^30], found shape " +
-                                 mnx::shape_string(x.shape));
-    const int n = int(x.shape[0]), c = int(x.shape[1]), h = int(x.shape[2]), w = int(x.shape[3]);
-    mnx::internal::check(c == config.in_channels,
+    const mnx::Shape4 input_shape = mnx::nhwc_shape_of_nchw(x.shape, input_path);
+    mnx::internal::check(input_shape.c == config.in_channels,
                          input_path + ": expected " + std::to_string(config.in_channels) +
-                             " channels (dimension 1 of NCHW), found " + std::to_string(c) + " in shape " +
+                             " channels (dimension 1 of NCHW), found " + std::to_string(input_shape.c) + " in shape " +
                              mnx::shape_string(x.shape));
 
-    const mnx::Tensor input = mnx::Tensor::from_nchw(x.values.data(), n, c, h, w);
+    const mnx::Tensor input = mnx::Tensor::from_nchw(x.values.data(), input_shape.n, input_shape.c, input_shape.h, input_shape.w);
     const auto start = std::chrono::steady_clock::now();
     mnx::Workspace workspace(int(p.get_int("--threads", 1, 1, 1024)));
     mnx::Tensor logits;
@@ -492,13 +486,14 @@ std::vector<std::string> class_names(const ArgParser& p, const mnx::Model& model
 
 int command_classify(const std::vector<std::string>& args) {
     ArgParser p("classify", "MODEL.safetensors IMAGE... [--top K] [--labels FILE]",
-                "Classifies image files (JPEG, PNG, BMP, ...): resize, centre crop and normalise as the\n"
+                "Classifies image files (JPEG, PNG or BMP): resize, centre crop and normalise as the\n"
                 "file's metadata says (default: shorter side 256 bicubic, crop 224, ImageNet mean/std),\n"
                 "then prints the top classes with their softmax probabilities.");
     p.positionals(1 << 20, "MODEL IMAGE...", "a converted model, then one or more images");
     add_model_options(p);
     p.option("--top", "K", "classes to print per image (default 5)")
-        .option("--labels", "FILE", "class names, one per line (default: the model's, or ImageNet's)");
+        .option("--labels", "FILE", "class names, one per line (default: the model's, or ImageNet's)")
+        .option("--threads", "N", "threads per forward pass (default 1)");
     if (!p.parse(args)) return 0;
     if (p.positional_args().size() < 2) p.fail("expected MODEL.safetensors and at least one image");
     const mnx::Model model = make_model(p, model_argument(p));
@@ -507,7 +502,7 @@ int command_classify(const std::vector<std::string>& args) {
     const int top = int(std::min<long long>(p.get_int("--top", 5, 1, 1 << 20), classes));
     const std::vector<std::string> names = class_names(p, model);
 
-    mnx::Workspace workspace;
+    mnx::Workspace workspace(int(p.get_int("--threads", 1, 1, 1024)));
     mnx::Tensor logits;
     const mnx::Preprocessing& prep = model.info().preprocessing;
     for (std::size_t i = 1; i < p.positional_args().size(); ++i) {

@@ -38,7 +38,31 @@ inline void check_shape(const Shape4& s, const char* what) {
         if (count > limit) fail(std::string(what) + ": NHWC " + s.str() + " has too many elements");
     }
 }
+// Memory handed in by users: null or not aligned for float is an error, not a crash.
+// (No allocation unless it fails: forward passes call it.)
+inline void check_user_buffer(const float* p, const char* what) {
+    if (p == nullptr) fail(std::string(what) + ": null pointer");
+    if (reinterpret_cast<std::uintptr_t>(p) % alignof(float) != 0)
+        fail(std::string(what) + ": the buffer is not aligned to " + std::to_string(alignof(float)) +
+             " bytes (address ends in 0x" + "0123456789abcdef"[reinterpret_cast<std::uintptr_t>(p) % 16] + ")");
+}
 }  // namespace internal
+
+// The NHWC shape of an image batch that NumPy or PyTorch describe as NCHW dimensions
+// (`dims`, as read from a .npy file, say). Rank other than 4, non-positive or oversized
+// dimensions are errors that name `what`.
+inline Shape4 nhwc_shape_of_nchw(const std::vector<std::int64_t>& dims, const std::string& what) {
+    std::string text = "[";
+    for (std::size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
+    text += "]";
+    if (dims.size() != 4) internal::fail(what + ": expected a rank-4 NCHW array, found shape " + text);
+    for (std::int64_t d : dims)
+        if (d < 1 || d > (std::int64_t(1) << 30))
+            internal::fail(what + ": expected every NCHW dimension in [1, 2^30], found shape " + text);
+    const Shape4 s{int(dims[0]), int(dims[2]), int(dims[3]), int(dims[1])};
+    internal::check_shape(s, what.c_str());
+    return s;
+}
 
 class Tensor {
 public:
@@ -69,6 +93,7 @@ public:
     // From a contiguous NCHW array of n*c*h*w floats, as PyTorch and NumPy hold images.
     static Tensor from_nchw(const float* nchw, int n, int c, int h, int w) {
         Tensor t(n, h, w, c);
+        internal::check_user_buffer(nchw, "Tensor::from_nchw");
         for (int b = 0; b < n; ++b)
             for (int ch = 0; ch < c; ++ch)
                 for (int y = 0; y < h; ++y)

@@ -77,13 +77,21 @@ inline ResampleTaps resample_taps(int in_size, int out_size, bool bicubic) {
 
 inline std::uint8_t round_to_u8(double v) { return std::uint8_t(std::clamp(std::lround(v), 0l, 255l)); }
 
+// Images come from decoders and from users: sizes must be positive and match the pixels.
+inline void check_image(const Image& image, const char* what) {
+    const bool positive = image.width > 0 && image.height > 0 && image.channels > 0;
+    if (!positive || image.pixels.size() / std::size_t(image.width) / std::size_t(image.height) !=
+                         std::size_t(image.channels) ||
+        image.pixels.size() % (std::size_t(image.width) * std::size_t(image.height)) != 0)
+        fail(std::string(what) + ": the image is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+             "x" + std::to_string(image.channels) + " but holds " + std::to_string(image.pixels.size()) + " bytes");
+}
+
 }  // namespace internal
 
 // Resamples to width x height (horizontal pass, then vertical, like PIL).
 inline Image resize_image(const Image& in, int width, int height, const std::string& interpolation) {
-    internal::check(in.width > 0 && in.height > 0 && in.channels > 0 &&
-                        in.pixels.size() == std::size_t(in.width) * in.height * in.channels,
-                    "resize_image: the image has inconsistent sizes");
+    internal::check_image(in, "resize_image");
     internal::check(width > 0 && height > 0 && width <= 65536 && height <= 65536,
                     "resize_image: target size " + std::to_string(width) + "x" + std::to_string(height) +
                         " is out of range");
@@ -120,6 +128,8 @@ inline Image resize_image(const Image& in, int width, int height, const std::str
 // The shorter side becomes `size`; the longer one keeps the aspect ratio (truncated, as
 // torchvision computes it).
 inline Image resize_shorter_side(const Image& in, int size, const std::string& interpolation) {
+    internal::check_image(in, "resize_shorter_side");
+    internal::check(size > 0, "resize_shorter_side: size must be positive, found " + std::to_string(size));
     const bool wide = in.width >= in.height;
     const int short_side = wide ? in.height : in.width, long_side = wide ? in.width : in.height;
     const int new_long = int(std::int64_t(size) * long_side / short_side);
@@ -129,6 +139,8 @@ inline Image resize_shorter_side(const Image& in, int size, const std::string& i
 
 // The centred size x size window (offsets rounded half to even, as Python's round()).
 inline Image center_crop(const Image& in, int size) {
+    internal::check_image(in, "center_crop");
+    internal::check(size > 0, "center_crop: size must be positive, found " + std::to_string(size));
     internal::check(size <= in.width && size <= in.height,
                     "center_crop: a " + std::to_string(size) + "x" + std::to_string(size) + " crop needs a larger image than " +
                         std::to_string(in.width) + "x" + std::to_string(in.height));
@@ -144,6 +156,7 @@ inline Image center_crop(const Image& in, int size) {
 // Resize, crop, normalise: one image into image `index` of an NHWC batch tensor whose
 // height and width equal p.crop and whose channels equal the image's.
 inline void preprocess_into(const Image& image, const Preprocessing& p, Tensor& batch, int index) {
+    internal::check_image(image, "preprocess");
     internal::check(image.channels == batch.channels(),
                     "preprocess: the model takes " + std::to_string(batch.channels()) + "-channel images, found " +
                         std::to_string(image.channels) + " channels");
@@ -152,7 +165,7 @@ inline void preprocess_into(const Image& image, const Preprocessing& p, Tensor& 
     internal::check(p.crop <= p.resize, "preprocess: crop " + std::to_string(p.crop) + " is larger than resize " +
                                             std::to_string(p.resize));
     const Image cropped = center_crop(resize_shorter_side(image, p.resize, p.interpolation), p.crop);
-    internal::check(batch.height() == p.crop && batch.width() == p.crop && index < batch.batch(),
+    internal::check(batch.height() == p.crop && batch.width() == p.crop && index >= 0 && index < batch.batch(),
                     "preprocess: the batch tensor " + batch.shape().str() + " does not take a " + std::to_string(p.crop) +
                         "x" + std::to_string(p.crop) + " image at index " + std::to_string(index));
     const int C = image.channels;

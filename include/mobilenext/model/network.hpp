@@ -3,8 +3,11 @@
 // a state dict in the authors' naming (BatchNorm folded and weights packed here, once), it is
 // immutable afterwards: forward() is const and may run on many threads at once, each with its
 // own Workspace.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <new>
 #include <set>
 #include <string>
 #include <utility>
@@ -176,8 +179,64 @@ public:
     void forward(const Tensor& input, Tensor& logits, Workspace& ws) const {
         const Shape4 s = input.shape();
         check_input_shape(s);
-        const int threads = ws.threads();
-        const ForwardPlan p = plan(s.n, s.h, s.w, threads);
+        const Shape4 logits_shape{s.n, 1, 1, topology_.config.num_classes};
+        if (logits.shape() != logits_shape) logits.reshape(logits_shape);
+        forward_checked(input.data(), s, logits.data(), ws);
+    }
+
+    // The same on memory the caller owns: `input` holds shape.n x shape.h x shape.w x
+    // shape.c floats (NHWC), `logits` room for `logits_capacity` floats of which
+    // shape.n x num_classes are written. Pointers must be non-null and float-aligned.
+    void forward(const float* input, const Shape4& shape, float* logits, std::size_t logits_capacity,
+                 Workspace& ws) const {
+        check_input_shape(shape);
+        internal::check_user_buffer(input, "MobileNeXt input");
+        internal::check_user_buffer(logits, "MobileNeXt logits");
+        const std::size_t needed = std::size_t(shape.n) * std::size_t(topology_.config.num_classes);
+        if (logits_capacity < needed)
+            internal::fail("MobileNeXt logits: the buffer holds " + std::to_string(logits_capacity) + " floats, " +
+                           std::to_string(needed) + " needed for " + std::to_string(shape.n) + " x " +
+                           std::to_string(topology_.config.num_classes) + " logits");
+        forward_checked(input, shape, logits, ws);
+    }
+
+    // Convenience form with its own single-threaded workspace (allocates on every call).
+    Tensor forward(const Tensor& input) const {
+        Workspace ws;
+        Tensor logits;
+        forward(input, logits, ws);
+        return logits;
+    }
+
+    // Shape errors before any work or allocation. (Messages are built only on failure: this
+    // runs on every forward pass, which must not allocate.)
+    void check_input_shape(const Shape4& s) const {
+        internal::check_shape(s, "MobileNeXt input");
+        if (s.c != topology_.config.in_channels)
+            internal::fail("MobileNeXt input: expected " + std::to_string(topology_.config.in_channels) +
+                           " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
+        // Kernels index within one image with int: every tensor of one image must fit.
+        const auto fits = [](std::int64_t h, std::int64_t w, int channels) {
+            return h * w <= std::int64_t(kMaxImageElements) / channels;
+        };
+        std::int64_t h = s.h, w = s.w;
+        bool ok = fits(h, w, std::max(s.c, topology_.stem_channels));
+        for (const auto& block : blocks_) {
+            const BlockSpec& b = block.spec();
+            ok = ok && fits(h, w, std::max({b.in_channels, b.hidden, b.out_channels}));
+            h = block.output_height(int(h));
+            w = block.output_width(int(w));
+        }
+        if (!ok)
+            internal::fail("MobileNeXt input: NHWC " + s.str() + " is too large: a tensor of one image would hold more than " +
+                           std::to_string(kMaxImageElements) + " values");
+    }
+
+    // Largest tensor of one image anywhere in the network (in floats).
+    static constexpr std::int32_t kMaxImageElements = std::numeric_limits<std::int32_t>::max();
+
+private:
+    static void grow_workspace(const ForwardPlan& p, Workspace& ws) {
         if (ws.ping.size() < p.activation) ws.ping.resize(p.activation);
         if (ws.pong.size() < p.activation) ws.pong.resize(p.activation);
         if (ws.pooled.size() < p.pooled) ws.pooled.resize(p.pooled);
@@ -185,8 +244,17 @@ public:
             if (scratch.size() < p.scratch) scratch.resize(p.scratch);
         for (AlignedBuffer* buffer : {&ws.layer_in, &ws.layer_hidden, &ws.layer_out})
             if (buffer->size() < p.layer) buffer->resize(p.layer);
-        const Shape4 logits_shape{s.n, 1, 1, topology_.config.num_classes};
-        if (logits.shape() != logits_shape) logits.reshape(logits_shape);
+    }
+
+    void forward_checked(const float* input, const Shape4& s, float* logits, Workspace& ws) const {
+        const int threads = ws.threads();
+        const ForwardPlan p = plan(s.n, s.h, s.w, threads);
+        try {
+            grow_workspace(p, ws);
+        } catch (const std::bad_alloc&) {
+            internal::fail("MobileNeXt input: NHWC " + s.str() + " needs " + std::to_string(p.bytes() >> 20) +
+                           " MiB of working memory on " + std::to_string(threads) + " threads, which cannot be allocated");
+        }
 
         // Work is split into (image, band of output rows) tasks: with fewer images than
         // threads each image is cut into bands, otherwise every task is a whole image.
@@ -201,7 +269,7 @@ public:
             ws.pool.run(s.n * bands, [&](int task, int) {
                 const int n = task / bands;
                 const auto [y0, y1] = band(h, task % bands);
-                Kernels::stem_conv3x3_s2_relu6(input.data() + n * in_image, s.h, s.w, y0, y1, stem_.view(),
+                Kernels::stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, y0, y1, stem_.view(),
                                                current + n * out_image + std::size_t(y0) * w * stem_.out_channels);
             });
         }
@@ -226,25 +294,9 @@ public:
             std::swap(current, next);
         }
         Kernels::global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());
-        Kernels::fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits.data());
+        Kernels::fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits);
     }
 
-    // Convenience form with its own single-threaded workspace (allocates on every call).
-    Tensor forward(const Tensor& input) const {
-        Workspace ws;
-        Tensor logits;
-        forward(input, logits, ws);
-        return logits;
-    }
-
-    void check_input_shape(const Shape4& s) const {
-        internal::check_shape(s, "MobileNeXt input");
-        if (s.c != topology_.config.in_channels)
-            internal::fail("MobileNeXt input: expected " + std::to_string(topology_.config.in_channels) +
-                           " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
-    }
-
-private:
     Topology topology_;
     PackedStem stem_;
     std::vector<SandglassBlock<Kernels>> blocks_;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and runs each one
+# from its seed corpus (tests/fuzz/corpus/TARGET, plus what earlier runs here found).
+#   bash tools/fuzz.sh [--time SECONDS | --runs N] [--jobs J] [TARGET ...]
+# TARGET is safetensors, npy or image (default: all three, one after the other). --time is per
+# target (default 60). A crash stops the script with the reproducing input's path; copy it to
+# tests/fuzz/regressions/TARGET/ so that the replay ctest keeps it fixed.
+set -euo pipefail
+shopt -s inherit_errexit
+cd "$(dirname "$0")/.."
+root=$(pwd)
+base=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+limit=(-max_total_time=60)
+jobs=1
+targets=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --time) limit=(-max_total_time="$2"); shift 2 ;;
+    --runs) limit=(-runs="$2"); shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    safetensors|npy|image) targets+=("$1"); shift ;;
+    *) echo "usage: $0 [--time SECONDS | --runs N] [--jobs J] [safetensors|npy|image ...]" >&2; exit 2 ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy image)
+
+export DEBIAN_FRONTEND=noninteractive
+command -v clang++ >/dev/null || apt-get install -y -qq clang >/dev/null
+dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
+  apt-get install -y -qq libclang-rt-14-dev >/dev/null
+
+cmake -S "$root" -B "$base" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DMOBILENEXT_BUILD_FUZZERS=ON -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=OFF \
+  -DMOBILENEXT_BUILD_BENCHMARKS=OFF -DMOBILENEXT_BUILD_DISPATCH=OFF -DMOBILENEXT_INSTALL=OFF >/dev/null
+cmake --build "$base" -j"$(nproc)" $(printf -- '--target fuzz_%s ' "${targets[@]}") >/dev/null
+
+for target in "${targets[@]}"; do
+  corpus=$base/corpus/$target artifacts=$base/artifacts/$target/ log=$base/logs/$target.log
+  mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+  dict=()
+  [ -f "$root/tests/fuzz/$target.dict" ] && dict=(-dict="$root/tests/fuzz/$target.dict")
+  echo "== fuzz_$target (${limit[*]}, log: $log)"
+  start=$(date +%s)
+  # New inputs go to the build directory's corpus; the committed seeds are read only.
+  status=0
+  parallel=()
+  [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
+  # (Parallel jobs write fuzz-N.log into the working directory: the log directory.)
+  (cd "$(dirname "$log")" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "$base/tests/fuzz/fuzz_$target" "${limit[@]}" "${dict[@]}" "${parallel[@]}" \
+    -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts" \
+    "$corpus" "$root/tests/fuzz/corpus/$target") >"$log" 2>&1 || status=$?
+  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+ +DONE' "$log" | tail -3 || true
+  echo "   $(( $(date +%s) - start )) s, exit status $status"
+  if [ $status -ne 0 ]; then
+    grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -20 >&2
+    echo "fuzz_$target failed: see $log; the input is in $artifacts" >&2
+    exit 1
+  fi
+done
