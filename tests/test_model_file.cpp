@@ -438,6 +438,20 @@ TEST(ModelFile, NonFiniteWeightsAreRefused) {
     }
 }
 
+TEST(ModelFile, BatchNormThatFoldsToGarbageIsRefused) {
+    const NetworkConfig config = make_config(0.35, 7);
+    const StateDict good = random_dict(config);
+    // A negative variance has no square root: every logit would be NaN.
+    StateDict negative = good;
+    negative["features.4.conv.1.running_var"].values[3] = -0.5f;
+    expect_error(load_error(negative), "features.4.conv.1.running_var", {"variances >= 0", "running_var[3] = -0.5"});
+    // Finite values that overflow float once folded: gamma 3e38 over a zero variance.
+    StateDict overflowing = good;
+    overflowing["features.0.1.weight"].values[1] = 3e38f;
+    overflowing["features.0.1.running_var"].values[1] = 0.0f;
+    expect_error(load_error(overflowing), "features.0.1.weight", {"fit in float", "channel 1 folds to scale inf"});
+}
+
 // ---------------------------------------------------------------- labels, test vectors, preprocessing
 
 TEST(ModelFile, Labels) {

@@ -22,7 +22,7 @@ build() {  # name, sanitizer flags
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS="$2 -fno-omit-frame-pointer" -DCMAKE_EXE_LINKER_FLAGS="$2" \
     -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=OFF -DMOBILENEXT_BUILD_BENCHMARKS=OFF >/dev/null
-  cmake --build "$dir" -j"$(nproc)" --target mobilenext_tests >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target mobilenext_tests fuzz_safetensors fuzz_npy fuzz_image >/dev/null
   echo "$dir/tests/mobilenext_tests"
 }
 
@@ -40,6 +40,12 @@ if [ "$which" = asan ] || [ "$which" = all ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all unit tests"
   bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all")
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$bin" --gtest_brief=1
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: fuzz seeds and regression inputs"
+  for target in safetensors npy image; do
+    printf '   %-12s ' "$target"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "$(dirname "$bin")/fuzz/fuzz_$target" "$root/tests/fuzz/corpus/$target" "$root/tests/fuzz/regressions/$target"
+  done
 fi
 if [ "$which" = tsan ] || [ "$which" = all ]; then
   echo "== ThreadSanitizer: concurrent forward passes, intra-op threads"

@@ -15,7 +15,9 @@
 
 #include "image_file.hpp"
 
+#include <cctype>
 #include <climits>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -56,6 +58,16 @@ Image decode_jpeg(const unsigned char* data, std::size_t size, const std::string
 // stb_image grows its buffer to the length a PNG chunk declares before reading the chunk,
 // so a 60-byte file can make it allocate gigabytes (found by tests/fuzz). Chunks that do not
 // fit in the file are refused first.
+// A chunk type for messages: its four letters, or its bytes in hex when they are not letters.
+std::string chunk_type(const unsigned char* type) {
+    bool letters = true;
+    for (int i = 0; i < 4; ++i) letters = letters && std::isalpha(type[i]);
+    if (letters) return "'" + std::string(reinterpret_cast<const char*>(type), 4) + "'";
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%02x%02x%02x%02x", type[0], type[1], type[2], type[3]);
+    return hex;
+}
+
 void check_png_chunks(const unsigned char* data, std::size_t size, const std::string& name) {
     static constexpr unsigned char signature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
     if (size < 8 || std::memcmp(data, signature, 8) != 0) return;
@@ -65,8 +77,8 @@ void check_png_chunks(const unsigned char* data, std::size_t size, const std::st
                                      (std::uint64_t(data[at + 2]) << 8) | data[at + 3];
         const bool last = std::memcmp(data + at + 4, "IEND", 4) == 0;
         if (length + 12 > size - at)
-            throw Error(name + ": cannot read the image (corrupt PNG: chunk '" +
-                        std::string(reinterpret_cast<const char*>(data + at + 4), 4) + "' at byte " + std::to_string(at) +
+            throw Error(name + ": cannot read the image (corrupt PNG: chunk " + chunk_type(data + at + 4) + " at byte " +
+                        std::to_string(at) +
                         " declares " + std::to_string(length) + " bytes, " + std::to_string(size - at) + " remain)");
         at += std::size_t(length) + 12;
         if (last) break;

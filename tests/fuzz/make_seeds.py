@@ -10,6 +10,7 @@ import io
 import json
 import os
 import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -126,6 +127,18 @@ def image_bytes(image, fmt, **options):
     return buf.getvalue()
 
 
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_with_empty_first_idat(gray):
+    """A valid greyscale PNG whose compressed data follows an empty IDAT chunk."""
+    w, h = gray.size
+    raw = b"".join(b"\x00" + gray.tobytes()[y * w:(y + 1) * w] for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + png_chunk(b"IDAT", b"") + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
+
+
 def image_seeds():
     rng = np.random.default_rng(1)
     rgb = Image.fromarray(rng.integers(0, 256, (13, 17, 3), dtype=np.uint8), "RGB")
@@ -136,6 +149,7 @@ def image_seeds():
     write("image", "rgba.png", image_bytes(rgba, "PNG"))
     write("image", "palette.png", image_bytes(rgb.convert("P"), "PNG"))
     write("image", "small.png", image_bytes(rgb.resize((9, 7)), "PNG"))
+    write("image", "empty_first_idat.png", png_with_empty_first_idat(gray))
     write("image", "gray16.png", image_bytes(Image.fromarray(
         rng.integers(0, 65536, (4, 6), dtype=np.uint16).astype(np.int32), "I").convert("I;16"), "PNG"))
     write("image", "baseline.jpg", image_bytes(rgb, "JPEG", quality=90))

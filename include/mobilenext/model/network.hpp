@@ -4,6 +4,7 @@
 // immutable afterwards: forward() is const and may run on many threads at once, each with its
 // own Workspace.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -55,7 +56,19 @@ public:
         const float* beta = get(prefix + ".bias", shape).values.data();
         const float* mean = get(prefix + ".running_mean", shape).values.data();
         const float* var = get(prefix + ".running_var", shape).values.data();
-        return fold_batch_norm(gamma, beta, mean, var, channels);
+        for (int c = 0; c < channels; ++c)
+            if (!(var[c] >= 0.0f))
+                throw LoadError(source_, prefix + ".running_var", "variances >= 0",
+                                "running_var[" + std::to_string(c) + "] = " + std::to_string(var[c]));
+        FoldedBatchNorm folded = fold_batch_norm(gamma, beta, mean, var, channels);
+        // Finite inputs can still fold to infinities (a huge gamma over a zero variance).
+        for (int c = 0; c < channels; ++c)
+            if (!std::isfinite(folded.scale[c]) || !std::isfinite(folded.bias[c]))
+                throw LoadError(source_, prefix + ".weight",
+                                "a BatchNorm whose folded scale and bias fit in float",
+                                "channel " + std::to_string(c) + " folds to scale " + std::to_string(folded.scale[c]) +
+                                    ", bias " + std::to_string(folded.bias[c]));
+        return folded;
     }
 
     // Every tensor was used, except BatchNorm's step counter (irrelevant at inference).
