@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "../kernel_args.hpp"
 #include "vector_ops.hpp"
@@ -44,6 +45,52 @@ inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int 
     activate<Arch>(a3, act).store_unaligned(out + 3 * step);
 }
 
+// One output pixel whose window rows [ky0, ky1) and columns [kx0, kx1) lie inside the image
+// (the border: the taps outside are the zero padding and are skipped). Compile-time tap
+// ranges: the generic loop with run-time bounds cost more than the interior pixels.
+template <class Arch, int ky0, int ky1, int kx0, int kx1>
+inline void dwconv3x3_pixel(const float* const rows[3], std::ptrdiff_t at, int C, const vfloat<Arch>* wv,
+                            vfloat<Arch> bias, Activation act, float* out) {
+    using V = vfloat<Arch>;
+    V acc = bias;
+    MOBILENEXT_UNROLL
+    for (int ky = ky0; ky < ky1; ++ky)
+        MOBILENEXT_UNROLL
+        for (int kx = kx0; kx < kx1; ++kx)
+            acc = xsimd::fma(V::load_unaligned(rows[ky] + (at + std::ptrdiff_t(kx) * C)), wv[ky * 3 + kx], acc);
+    activate<Arch>(acc, act).store_unaligned(out);
+}
+
+// One output row, one channel vector (at channel c): the nine weight vectors stay in
+// registers while the row is swept. Window rows [ky0, ky1) are inside the image.
+template <class Arch, int stride, int ky0, int ky1>
+inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, int c, const vfloat<Arch>* wv,
+                                 vfloat<Arch> bias, Activation act, float* out_row) {
+    const int ow = conv3x3_output_size(width, stride);
+    // Columns 1 .. inner_end - 1 have their whole 3-wide window inside the image; column 0
+    // misses its left tap, the last column may miss its right one.
+    const int inner_end = std::max(1, (width - 2) / stride + 1);
+    const std::size_t step = std::size_t(C);
+    // at: offset of window column 0 of output column ox (column ox * stride - 1; -1 for the
+    // first output column, whose kx = 0 tap is never read).
+    const auto at = [&](int ox) { return std::ptrdiff_t(ox * stride - 1) * C + c; };
+    const auto out = [&](int ox) { return out_row + std::size_t(ox) * step + std::size_t(c); };
+    // Column 0: taps kx = 1, 2 (kx = 1 only when the image is one column wide), offset from
+    // column -1 as if it existed; only in-image columns are read.
+    if (width == 1)
+        dwconv3x3_pixel<Arch, ky0, ky1, 1, 2>(rows, at(0), C, wv, bias, act, out(0));
+    else
+        dwconv3x3_pixel<Arch, ky0, ky1, 1, 3>(rows, at(0), C, wv, bias, act, out(0));
+    int ox = 1;
+    if (ky0 == 0 && ky1 == 3) {
+        for (; ox + 4 <= inner_end; ox += 4)
+            dwconv3x3_interior4<Arch, stride>(rows, std::size_t(at(ox)), C, wv, bias, act, out(ox));
+    }
+    for (; ox < inner_end; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 3>(rows, at(ox), C, wv, bias, act, out(ox));
+    // The last column when its window passes the right edge.
+    for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, act, out(ox));
+}
+
 }  // namespace detail
 
 // Depthwise 3x3, padding 1, stride 1 or 2: the same contract as reference::dwconv3x3.
@@ -59,26 +106,14 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
     const int vector_end = C / L * L;
     const int ow = conv3x3_output_size(W, s);
     const std::size_t row_floats = std::size_t(W) * C;
-    // Output columns whose whole 3-wide window lies inside the image.
-    const int ox_inner_begin = 1, ox_inner_end = std::max(1, (W - 2) / s + 1);
     for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
         const int ky_begin = oy * s == 0 ? 1 : 0;
         const int ky_end = std::min(3, r.height - oy * s + 1);
-        const bool full_rows = ky_begin == 0 && ky_end == 3;
         // Row ky of the window; rows outside the image are never read.
         const float* rows[3] = {input, input, input};
         for (int ky = ky_begin; ky < ky_end; ++ky)
             rows[ky] = input + std::size_t(oy * s + ky - 1 - r.input_first_row) * row_floats;
         float* out_row = output + std::size_t(oy - r.out_row_begin) * ow * C;
-
-        const auto border_pixel = [&](int ox, int c, const V* wv, V bias) {
-            const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
-            V acc = bias;
-            for (int ky = ky_begin; ky < ky_end; ++ky)
-                for (int kx = kx_begin; kx < kx_end; ++kx)
-                    acc = xsimd::fma(V::load_unaligned(rows[ky] + std::size_t(ox * s + kx - 1) * C + c), wv[ky * 3 + kx], acc);
-            activate<Arch>(acc, act).store_unaligned(out_row + std::size_t(ox) * C + c);
-        };
 
         // Whole vectors; a channel count that is not a multiple of the vector ends with one more
         // vector aligned to the last channel, overlapping the previous one (those channels are
@@ -88,34 +123,20 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
             MOBILENEXT_UNROLL
             for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
             const V bias = V::load_unaligned(w.bias + c);
-            int ox = 0;
-            for (; ox < std::min(ox_inner_begin, ow); ++ox) border_pixel(ox, c, wv, bias);
-            if (full_rows) {
-                constexpr int block = 4;
-                for (; ox + block <= ox_inner_end; ox += block) {
-                    const std::size_t at = std::size_t(ox * s - 1) * C + c;
-                    float* out = out_row + std::size_t(ox) * C + c;
-                    if (s == 1)
-                        detail::dwconv3x3_interior4<Arch, 1>(rows, at, C, wv, bias, act, out);
-                    else
-                        detail::dwconv3x3_interior4<Arch, 2>(rows, at, C, wv, bias, act, out);
-                }
-                for (; ox < ox_inner_end; ++ox) {
-                    const std::size_t at = std::size_t(ox * s - 1) * C + c;
-                    V acc = bias;
-                    acc = xsimd::fma(V::load_unaligned(rows[0] + at), wv[0], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[0] + at + C), wv[1], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[0] + at + 2 * C), wv[2], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[1] + at), wv[3], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[1] + at + C), wv[4], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[1] + at + 2 * C), wv[5], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[2] + at), wv[6], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[2] + at + C), wv[7], acc);
-                    acc = xsimd::fma(V::load_unaligned(rows[2] + at + 2 * C), wv[8], acc);
-                    activate<Arch>(acc, act).store_unaligned(out_row + std::size_t(ox) * C + c);
-                }
-            }
-            for (; ox < ow; ++ox) border_pixel(ox, c, wv, bias);
+            const auto row = [&](auto ky0, auto ky1) {
+                if (s == 1)
+                    detail::dwconv3x3_row_vector<Arch, 1, decltype(ky0)::value, decltype(ky1)::value>(rows, W, C, c, wv, bias, act, out_row);
+                else
+                    detail::dwconv3x3_row_vector<Arch, 2, decltype(ky0)::value, decltype(ky1)::value>(rows, W, C, c, wv, bias, act, out_row);
+            };
+            using K0 = std::integral_constant<int, 0>;
+            using K1 = std::integral_constant<int, 1>;
+            using K2 = std::integral_constant<int, 2>;
+            using K3 = std::integral_constant<int, 3>;
+            if (ky_begin == 0)
+                ky_end == 3 ? row(K0(), K3()) : row(K0(), K2());
+            else
+                ky_end == 3 ? row(K1(), K3()) : row(K1(), K2());
         };
         for (int c = 0; c < vector_end; c += L) sweep(c);
         if (C >= L && C % L != 0) sweep(C - L);
