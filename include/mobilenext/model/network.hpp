@@ -259,6 +259,37 @@ private:
             if (buffer->size() < p.layer) buffer->resize(p.layer);
     }
 
+    // The classifier streams its weights (5 MB at 1000 classes) from memory once per pass:
+    // split over the threads (by images, or by columns for one image), more cores bring more
+    // bandwidth. Each logit is the same sum in the same order whatever the split.
+    void classify(Workspace& ws, int batch, float* logits) const {
+        const int threads = ws.threads(), classes = topology_.config.num_classes;
+        const float* pooled = ws.pooled.data();
+        if (threads == 1) {
+            Kernels::fully_connected(pooled, batch, classifier_.view(), logits);
+        } else if (batch == 1) {
+            const int vectors = (classes + kChannelAlign - 1) / kChannelAlign;
+            ws.pool.run(threads, [&](int part, int) {
+                const int c0 = vectors * part / threads * kChannelAlign;
+                const int c1 = std::min(classes, vectors * (part + 1) / threads * kChannelAlign);
+                if (c0 >= c1) return;
+                PointwiseWeights columns = classifier_.view();
+                columns.weights += c0;
+                columns.bias += c0;
+                columns.out_channels = c1 - c0;
+                Kernels::fully_connected(pooled, 1, columns, logits + c0);
+            });
+        } else {
+            const int last = topology_.last_channels;
+            ws.pool.run(threads, [&](int part, int) {
+                const int n0 = batch * part / threads, n1 = batch * (part + 1) / threads;
+                if (n0 < n1)
+                    Kernels::fully_connected(pooled + std::size_t(n0) * last, n1 - n0, classifier_.view(),
+                                             logits + std::size_t(n0) * classes);
+            });
+        }
+    }
+
     void forward_checked(const float* input, const Shape4& s, float* logits, Workspace& ws) const {
         const int threads = ws.threads();
         const ForwardPlan p = plan(s.n, s.h, s.w, threads);
@@ -307,7 +338,7 @@ private:
             std::swap(current, next);
         }
         Kernels::global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());
-        Kernels::fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits);
+        classify(ws, s.n, logits);
     }
 
     Topology topology_;
