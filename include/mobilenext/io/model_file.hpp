@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <xsimd/xsimd.hpp>
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
@@ -266,9 +267,18 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
 // model file that holds one is broken, not something to run.
 inline void check_finite(const StateDict& dict, const std::string& path) {
     for (const auto& [name, t] : dict) {
-        // A branch-free scan first (it vectorises); the position only when something is wrong.
-        bool all_finite = true;
-        for (const float v : t.values) all_finite &= std::fabs(v) <= std::numeric_limits<float>::max();
+        // A vector scan first (the scalar loop took 5 ms on a 14 MB model at -O2, where GCC
+        // does not vectorise it); NaN fails the comparison. The position only when something
+        // is wrong.
+        using V = xsimd::batch<float>;
+        constexpr std::size_t L = V::size;
+        const float* values = t.values.data();
+        const std::size_t n = t.values.size(), vector_end = n / L * L;
+        const V largest(std::numeric_limits<float>::max());
+        auto finite = xsimd::abs(V(0.0f)) <= largest;
+        for (std::size_t i = 0; i < vector_end; i += L) finite = finite & (xsimd::abs(V::load_unaligned(values + i)) <= largest);
+        bool all_finite = xsimd::all(finite);
+        for (std::size_t i = vector_end; i < n; ++i) all_finite &= std::fabs(values[i]) <= std::numeric_limits<float>::max();
         if (all_finite) continue;
         for (std::size_t i = 0; i < t.values.size(); ++i)
             if (!std::isfinite(t.values[i]))
