@@ -12,11 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,36 +24,14 @@
 
 #include <mobilenext/mobilenext.hpp>
 
+#include "arg_parser.hpp"
+
 namespace {
 
 namespace mnx = mobilenext;
 
-constexpr int kExitUsage = 2;
 // Far above the largest Fashion-MNIST file (47 MB of training images), far below harm.
 constexpr std::size_t kMaxFileBytes = std::size_t(1) << 30;
-
-const char* kUsage = "usage: mobilenext evaluate MODEL.safetensors --fashion-mnist DIR [options]\n";
-const char* kHelp =
-    "\n"
-    "Runs the model over the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte and\n"
-    "DIR/t10k-labels-idx1-ubyte, each optionally gzipped), preprocessing each image as the\n"
-    "model file's metadata says, and prints the accuracy, the accuracy of each class (named\n"
-    "by the file's labels) and images per second.\n"
-    "\n"
-    "arguments:\n"
-    "  MODEL                     a converted model (tools/convert.py) taking 1- or 3-channel images\n"
-    "options:\n"
-    "  --fashion-mnist DIR       folder of the IDX files (required)\n"
-    "  --limit N                 only the first N test images\n"
-    "  --batch B                 images per forward pass (default 100)\n"
-    "  --threads N               threads per forward pass (default 1)\n"
-    "  --predictions OUT.npy     write the logits, float32 [images, classes] in test-set order\n"
-    "  --no-verify               do not run the test vector stored in MODEL at load\n"
-    "  -h, --help                show this help and exit\n";
-
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct Options {
     std::string model, dir, predictions;
@@ -63,69 +39,6 @@ struct Options {
     long long batch = 100, threads = 1;
     bool verify = true;
 };
-
-long long parse_int(const std::string& name, const std::string& text, long long min, long long max) {
-    errno = 0;
-    char* end = nullptr;
-    const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
-        throw UsageError("invalid value '" + text + "' for " + name + ": expected an integer in [" +
-                         std::to_string(min) + ", " + std::to_string(max) + "]");
-    return v;
-}
-
-// Returns nullopt when help was printed.
-std::optional<Options> parse_options(const std::vector<std::string>& args) {
-    Options o;
-    std::vector<std::string> seen;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& arg = args[i];
-        if (arg == "-h" || arg == "--help") {
-            std::printf("%s%s", kUsage, kHelp);
-            return std::nullopt;
-        }
-        if (arg.size() < 2 || arg[0] != '-') {
-            if (!o.model.empty()) throw UsageError("unexpected argument '" + arg + "'");
-            o.model = arg;
-            continue;
-        }
-        const std::size_t eq = arg.find('=');
-        const std::string name = arg.substr(0, eq);
-        if (std::find(seen.begin(), seen.end(), name) != seen.end())
-            throw UsageError("option " + name + " given more than once");
-        seen.push_back(name);
-        if (name == "--no-verify") {
-            if (eq != std::string::npos) throw UsageError("option --no-verify takes no value");
-            o.verify = false;
-            continue;
-        }
-        if (name != "--fashion-mnist" && name != "--limit" && name != "--batch" && name != "--threads" &&
-            name != "--predictions")
-            throw UsageError("unknown option '" + name + "'");
-        std::string value;
-        if (eq != std::string::npos) {
-            value = arg.substr(eq + 1);
-        } else {
-            // A following option name is a forgotten value, not the value itself.
-            if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0)
-                throw UsageError("option " + name + " needs a value");
-            value = args[++i];
-        }
-        if (name == "--fashion-mnist")
-            o.dir = value;
-        else if (name == "--predictions")
-            o.predictions = value;
-        else if (name == "--limit")
-            o.limit = parse_int(name, value, 1, 1LL << 31);
-        else if (name == "--batch")
-            o.batch = parse_int(name, value, 1, 65536);
-        else
-            o.threads = parse_int(name, value, 1, 1024);
-    }
-    if (o.model.empty()) throw UsageError("expected MODEL.safetensors");
-    if (o.dir.empty()) throw UsageError("missing required option --fashion-mnist DIR");
-    return o;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Files
@@ -386,13 +299,30 @@ int evaluate(const Options& o) {
 }  // namespace
 
 int command_evaluate(const std::vector<std::string>& args) {
-    std::optional<Options> options;
-    try {
-        options = parse_options(args);
-    } catch (const UsageError& e) {
-        std::fprintf(stderr, "%smobilenext evaluate: %s\nRun 'mobilenext evaluate --help' for the options.\n", kUsage,
-                     e.what());
-        return kExitUsage;
-    }
-    return options ? evaluate(*options) : 0;
+    mobilenext::cli::ArgParser p(
+        "evaluate", "MODEL.safetensors --fashion-mnist DIR [options]",
+        "Runs the model over the Fashion-MNIST test set (DIR/t10k-images-idx3-ubyte and\n"
+        "DIR/t10k-labels-idx1-ubyte, each optionally gzipped), preprocessing each image as the\n"
+        "model file's metadata says, and prints the accuracy, the accuracy of each class (named\n"
+        "by the file's labels) and images per second.");
+    p.positionals(1, "MODEL", "a converted model (tools/convert.py) taking 1- or 3-channel images");
+    p.option("--fashion-mnist", "DIR", "folder of the IDX files (required)")
+        .option("--limit", "N", "only the first N test images")
+        .option("--batch", "B", "images per forward pass (default 100)")
+        .option("--threads", "N", "threads per forward pass (default 1)")
+        .option("--predictions", "OUT.npy", "write the logits, float32 [images, classes] in test-set order")
+        .flag("--no-verify", "do not run the test vector stored in MODEL at load");
+    if (!p.parse(args)) return 0;
+    Options o;
+    if (!p.positional_args().empty()) o.model = p.positional_args().front();
+    // An empty value would look for the IDX files in the current folder: refused as missing.
+    o.dir = p.get("--fashion-mnist").value_or("");
+    if (o.model.empty()) p.fail("expected MODEL.safetensors");
+    if (o.dir.empty()) p.fail("missing required option --fashion-mnist DIR");
+    if (p.has("--limit")) o.limit = p.get_int("--limit", 0, 1, 1LL << 31);
+    o.batch = p.get_int("--batch", o.batch, 1, 65536);
+    o.threads = p.get_int("--threads", o.threads, 1, 1024);
+    o.predictions = p.get("--predictions").value_or("");
+    o.verify = !p.has("--no-verify");
+    return evaluate(o);
 }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
-// Arguments after the command name. Returns the exit code: 0 success, 2 a usage error
-// (already reported on stderr); library errors propagate as mobilenext::Error.
+// Arguments after the command name. Returns the exit code, 0 (also after --help). Usage
+// errors propagate as mobilenext::cli::UsageError, for main() to report like every
+// other command's; library errors propagate as mobilenext::Error.
 int command_evaluate(const std::vector<std::string>& args);
