@@ -75,9 +75,14 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
 
 TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     std::uint32_t seed = 100;
-    for (std::size_t pixels : {1, 2, 3, 5, 7, 49, 196})
+    // Every pixel count up to 25: each mix of the shorter tiles (4 and 1 pixels) that follow
+    // the full register tiles (6 to 24 pixels tall), and counts past one full tile.
+    std::vector<std::size_t> pixel_counts{49, 196};
+    for (std::size_t p = 1; p <= 25; ++p) pixel_counts.push_back(p);
+    for (std::size_t pixels : pixel_counts)
         for (int in : kChannels)
-            for (int out : kChannels) {
+            // 64: four AVX-512 vectors, the widest register tile.
+            for (int out : {1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 96, 144}) {
                 const auto torch_w = random_vector(std::size_t(out) * in, seed++);
                 const auto bias = random_vector(out, seed++);
                 const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
