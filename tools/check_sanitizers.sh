@@ -22,7 +22,8 @@ build() {  # name, sanitizer flags
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS="$2 -fno-omit-frame-pointer" -DCMAKE_EXE_LINKER_FLAGS="$2" \
     -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=OFF -DMOBILENEXT_BUILD_BENCHMARKS=OFF >/dev/null
-  cmake --build "$dir" -j"$(nproc)" --target mobilenext_tests fuzz_safetensors fuzz_npy fuzz_image >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target mobilenext_tests mobilenext_no_allocation_tests \
+    mobilenext_dispatch_tests fuzz_safetensors fuzz_npy fuzz_image >/dev/null
   echo "$dir/tests/mobilenext_tests"
 }
 
@@ -39,7 +40,12 @@ build_cli_for_valgrind() {
 if [ "$which" = asan ] || [ "$which" = all ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all unit tests"
   bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all")
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$bin" --gtest_brief=1
+  # The allocation-counting tests (their own operator new, over malloc, which ASan watches)
+  # and the per-instruction-set dispatch library's tests are separate programs.
+  for tests in "$bin" "$(dirname "$bin")/mobilenext_no_allocation_tests" "$(dirname "$bin")/mobilenext_dispatch_tests"; do
+    echo "   $(basename "$tests")"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$tests" --gtest_brief=1
+  done
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: fuzz seeds and regression inputs"
   for target in safetensors npy image; do
     printf '   %-12s ' "$target"
