@@ -46,6 +46,19 @@ void bench_pointwise(benchmark::State& state, int pixels, int in, int out, Activ
         benchmark::Counter(2.0 * pixels * in * out, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+template <class Kernels>
+void bench_fully_connected(benchmark::State& state, int batch, int in, int out) {
+    const auto torch_w = filled(std::size_t(in) * out, 0.01f), bias = filled(out, 0.0f);
+    const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+    AlignedBuffer input(std::size_t(batch) * in), output(std::size_t(batch) * out);
+    for (auto _ : state) {
+        Kernels::fully_connected(input.data(), batch, packed.view(), output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["FLOP/s"] = benchmark::Counter(2.0 * batch * in * out, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 template <class Net>
 void bench_network(benchmark::State& state, double width, int batch, int threads) {
     NetworkConfig config;
@@ -153,6 +166,14 @@ void register_layer_benchmarks(const std::string& set_name) {
                                  std::to_string(pixels) + "px/" + std::to_string(in) + "->" + std::to_string(out);
         const Activation act = relu ? Activation::relu6 : Activation::none;
         benchmark::RegisterBenchmark(name.c_str(), [=, pixels = pixels, in = in, out = out](benchmark::State& s) { bench_pointwise<Kernels>(s, pixels, in, out, act); });
+    }
+    // The classifier (its 5 MB of weights are read from memory on every pass).
+    for (int batch : {1, 8}) {
+        const std::string name = "fully_connected/" + set_name + "/batch:" + std::to_string(batch) + "/" +
+                                 std::to_string(t.last_channels) + "->" + std::to_string(t.config.num_classes);
+        benchmark::RegisterBenchmark(name.c_str(), [=, in = t.last_channels, out = t.config.num_classes](benchmark::State& s) {
+            bench_fully_connected<Kernels>(s, batch, in, out);
+        });
     }
 }
 

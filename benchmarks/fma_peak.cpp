@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
+#include <mobilenext/kernels/simd/vector_ops.hpp>
 
 namespace {
 
@@ -20,7 +20,7 @@ double run_chains(long iterations) {
     for (int i = 0; i < kChains; ++i) acc[i] = V(float(i) * 1e-3f);
     const V a(0.999999f), b(1e-7f);
     for (long it = 0; it < iterations; ++it)
-        for (int i = 0; i < kChains; ++i) acc[i] = xsimd::fma(acc[i], a, b);
+        for (int i = 0; i < kChains; ++i) acc[i] = mobilenext::kernels::simd::fused_multiply_add(acc[i], a, b);
     V sum(0.0f);
     for (int i = 0; i < kChains; ++i) sum += acc[i];
     return double(xsimd::hadd(sum));  // keeps the chains observable

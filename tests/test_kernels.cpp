@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <mobilenext/kernels/kernel_sets.hpp>
@@ -71,6 +73,44 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
                     }
                 }
             }
+}
+
+// Every output row is the same sum in the same order however the rows are split into bands
+// (thread bands, the sliding window of a block): the basis of bit-identical logits for any
+// thread count.
+TYPED_TEST(SimdKernelTest, Dwconv3x3BandsAreBitIdenticalToTheWholeImage) {
+    std::uint32_t seed = 900;
+    for (int c : {16, 17, 40, 96})
+        for (int stride : {1, 2})
+            for (auto [h, w] : std::vector<std::pair<int, int>>{{5, 5}, {8, 14}, {15, 9}}) {
+                const auto torch_w = random_vector(std::size_t(c) * 9, seed++), scale = random_vector(c, seed++, 0.5f, 1.5f),
+                           bias = random_vector(c, seed++);
+                const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), c);
+                const auto input = random_vector(std::size_t(h) * w * c, seed++);
+                const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
+                std::vector<float> whole(std::size_t(oh) * ow * c), banded(whole.size());
+                TypeParam::dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), Activation::none, whole.data());
+                for (int split = 1; split < oh; ++split) {
+                    for (auto [y0, y1] : {std::pair<int, int>{0, split}, std::pair<int, int>{split, oh}})
+                        TypeParam::dwconv3x3(input.data(), whole_image(h, w, stride).with_rows(y0, y1), packed.view(),
+                                             Activation::none, banded.data() + std::size_t(y0) * ow * c);
+                    ASSERT_EQ(banded, whole) << case_name("dwconv3x3 bands", 1, h, w, c, stride, Activation::none)
+                                             << " split at output row " << split;
+                }
+            }
+}
+
+// x * y + z with one rounding on every set with FMA hardware: 1 + 2^-11 + 2^-24 is not a float,
+// so a separate multiply loses the 2^-24 that a fused one keeps.
+TYPED_TEST(SimdKernelTest, FusedMultiplyAddRoundsOnce) {
+    using Arch = typename TypeParam::arch;
+    if (std::is_same<Arch, xsimd::sse2>::value) GTEST_SKIP() << "SSE2 has no FMA instruction";
+    using V = xsimd::batch<float, Arch>;
+    volatile float x = 1.0f + 0x1p-12f, z = -(1.0f + 0x1p-11f);
+    const V r = kernels::simd::fused_multiply_add(V(x), V(x), V(z));
+    alignas(64) float lanes[V::size];
+    r.store_aligned(lanes);
+    for (std::size_t i = 0; i < V::size; ++i) EXPECT_EQ(lanes[i], 0x1p-24f) << TypeParam::name() << " lane " << i;
 }
 
 TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
@@ -166,7 +206,7 @@ TYPED_TEST(SimdKernelTest, GlobalAveragePoolMatchesReference) {
 
 TYPED_TEST(SimdKernelTest, FullyConnectedMatchesReference) {
     std::uint32_t seed = 500;
-    for (int batch : {1, 2, 5, 8})
+    for (int batch : {1, 2, 4, 5, 8})
         for (int in : {1, 17, 144, 1280})
             for (int out : {1, 10, 17, 1000}) {
                 const auto torch_w = random_vector(std::size_t(out) * in, seed++);

@@ -34,6 +34,7 @@ struct ReferenceKernels {
 // allow (AVX-512 with -mavx512f, AVX2 with -mavx2 -mfma, SSE2 on plain x86-64, NEON on ARM).
 template <class Arch = xsimd::default_arch>
 struct SimdKernels {
+    using arch = Arch;
     static std::string name() { return std::string("simd/") + Arch::name(); }
     static constexpr auto dwconv3x3 = &simd::dwconv3x3<Arch>;
     static constexpr auto pointwise_conv = &simd::pointwise_conv<Arch>;

@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <cmath>
 #include <type_traits>
 
 #include "../kernel_args.hpp"
@@ -10,11 +11,35 @@ namespace mobilenext::kernels::simd {
 
 namespace detail {
 
+// Taps of one window row for four consecutive output pixels at stride 1: input columns
+// c[0 .. 5], the row's three weights w[0 .. 2]; kx in order, as in the one-pixel path, so
+// that every pixel gets the same rounding whichever path computes it. (Accumulators are
+// separate variables: GCC kept an array of them in memory at stride 2, 20% slower.)
+template <class Arch>
+inline void dwconv3x3_window_row4_s1(const vfloat<Arch> (&c)[6], const vfloat<Arch>* w, vfloat<Arch>& a0,
+                                     vfloat<Arch>& a1, vfloat<Arch>& a2, vfloat<Arch>& a3) {
+    MOBILENEXT_UNROLL
+    for (int kx = 0; kx < 3; ++kx) {
+        a0 = fused_multiply_add(c[kx], w[kx], a0);
+        a1 = fused_multiply_add(c[kx + 1], w[kx], a1);
+        a2 = fused_multiply_add(c[kx + 2], w[kx], a2);
+        a3 = fused_multiply_add(c[kx + 3], w[kx], a3);
+    }
+}
+
+template <class Arch>
+inline void dwconv3x3_store4(vfloat<Arch> a0, vfloat<Arch> a1, vfloat<Arch> a2, vfloat<Arch> a3, Activation act,
+                             float* out, std::size_t step) {
+    activate<Arch>(a0, act).store_unaligned(out);
+    activate<Arch>(a1, act).store_unaligned(out + step);
+    activate<Arch>(a2, act).store_unaligned(out + 2 * step);
+    activate<Arch>(a3, act).store_unaligned(out + 3 * step);
+}
+
 // Four consecutive interior output pixels of one channel vector: each input column of the
 // window is loaded once and feeds every output whose 3-wide window covers it (6 loads per ky
-// for 12 FMAs at stride 1, 9 for 12 at stride 2). Written out by hand: compilers do not
-// unroll the generic loop nest, and the taps must run in the order of the one-pixel path so
-// that every pixel gets the same rounding.
+// for 12 FMAs at stride 1, 9 for 12 at stride 2). Fully unrolled: compilers do not unroll
+// the generic loop nest on their own.
 template <class Arch, int stride>
 inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int C, const vfloat<Arch>* wv,
                                 vfloat<Arch> bias, Activation act, float* out) {
@@ -23,26 +48,44 @@ inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int 
     MOBILENEXT_UNROLL
     for (int ky = 0; ky < 3; ++ky) {
         const float* r = rows[ky] + at;
-        const V w0 = wv[ky * 3], w1 = wv[ky * 3 + 1], w2 = wv[ky * 3 + 2];
         const auto col = [r, C](int i) { return V::load_unaligned(r + std::size_t(i) * C); };
+        const V* w = wv + ky * 3;
         if (stride == 1) {
-            const V c0 = col(0), c1 = col(1), c2 = col(2), c3 = col(3), c4 = col(4), c5 = col(5);
-            a0 = xsimd::fma(c0, w0, a0), a1 = xsimd::fma(c1, w0, a1), a2 = xsimd::fma(c2, w0, a2), a3 = xsimd::fma(c3, w0, a3);
-            a0 = xsimd::fma(c1, w1, a0), a1 = xsimd::fma(c2, w1, a1), a2 = xsimd::fma(c3, w1, a2), a3 = xsimd::fma(c4, w1, a3);
-            a0 = xsimd::fma(c2, w2, a0), a1 = xsimd::fma(c3, w2, a1), a2 = xsimd::fma(c4, w2, a2), a3 = xsimd::fma(c5, w2, a3);
+            const V c[6] = {col(0), col(1), col(2), col(3), col(4), col(5)};
+            dwconv3x3_window_row4_s1<Arch>(c, w, a0, a1, a2, a3);
         } else {
             const V c0 = col(0), c1 = col(1), c2 = col(2), c3 = col(3), c4 = col(4), c5 = col(5), c6 = col(6),
                     c7 = col(7), c8 = col(8);
-            a0 = xsimd::fma(c0, w0, a0), a1 = xsimd::fma(c2, w0, a1), a2 = xsimd::fma(c4, w0, a2), a3 = xsimd::fma(c6, w0, a3);
-            a0 = xsimd::fma(c1, w1, a0), a1 = xsimd::fma(c3, w1, a1), a2 = xsimd::fma(c5, w1, a2), a3 = xsimd::fma(c7, w1, a3);
-            a0 = xsimd::fma(c2, w2, a0), a1 = xsimd::fma(c4, w2, a1), a2 = xsimd::fma(c6, w2, a2), a3 = xsimd::fma(c8, w2, a3);
+            a0 = fused_multiply_add(c0, w[0], a0), a1 = fused_multiply_add(c2, w[0], a1);
+            a2 = fused_multiply_add(c4, w[0], a2), a3 = fused_multiply_add(c6, w[0], a3);
+            a0 = fused_multiply_add(c1, w[1], a0), a1 = fused_multiply_add(c3, w[1], a1);
+            a2 = fused_multiply_add(c5, w[1], a2), a3 = fused_multiply_add(c7, w[1], a3);
+            a0 = fused_multiply_add(c2, w[2], a0), a1 = fused_multiply_add(c4, w[2], a1);
+            a2 = fused_multiply_add(c6, w[2], a2), a3 = fused_multiply_add(c8, w[2], a3);
         }
     }
-    const std::size_t step = std::size_t(C);
-    activate<Arch>(a0, act).store_unaligned(out);
-    activate<Arch>(a1, act).store_unaligned(out + step);
-    activate<Arch>(a2, act).store_unaligned(out + 2 * step);
-    activate<Arch>(a3, act).store_unaligned(out + 3 * step);
+    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, out, std::size_t(C));
+}
+
+// Two output rows x four interior pixels of one channel vector at stride 1: the rows share
+// two of their four input rows, so each loaded column feeds up to six FMAs (24 loads for 72
+// FMAs instead of 36), and the eight accumulator chains hide the FMA latency.
+template <class Arch>
+inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, int C, const vfloat<Arch>* wv,
+                                  vfloat<Arch> bias, Activation act, float* out0, float* out1) {
+    using V = vfloat<Arch>;
+    V a0 = bias, a1 = bias, a2 = bias, a3 = bias;  // output row 0
+    V b0 = bias, b1 = bias, b2 = bias, b3 = bias;  // output row 1
+    MOBILENEXT_UNROLL
+    for (int r = 0; r < 4; ++r) {
+        const float* in = rows[r] + at;
+        const auto col = [in, C](int i) { return V::load_unaligned(in + std::size_t(i) * C); };
+        const V c[6] = {col(0), col(1), col(2), col(3), col(4), col(5)};
+        if (r < 3) dwconv3x3_window_row4_s1<Arch>(c, wv + r * 3, a0, a1, a2, a3);        // window row r of output row 0
+        if (r > 0) dwconv3x3_window_row4_s1<Arch>(c, wv + (r - 1) * 3, b0, b1, b2, b3);  // window row r - 1 of row 1
+    }
+    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, out0, std::size_t(C));
+    dwconv3x3_store4<Arch>(b0, b1, b2, b3, act, out1, std::size_t(C));
 }
 
 // One output pixel whose window rows [ky0, ky1) and columns [kx0, kx1) lie inside the image
@@ -57,7 +100,7 @@ inline void dwconv3x3_pixel(const float* const rows[3], std::ptrdiff_t at, int C
     for (int ky = ky0; ky < ky1; ++ky)
         MOBILENEXT_UNROLL
         for (int kx = kx0; kx < kx1; ++kx)
-            acc = xsimd::fma(V::load_unaligned(rows[ky] + (at + std::ptrdiff_t(kx) * C)), wv[ky * 3 + kx], acc);
+            acc = fused_multiply_add(V::load_unaligned(rows[ky] + (at + std::ptrdiff_t(kx) * C)), wv[ky * 3 + kx], acc);
     activate<Arch>(acc, act).store_unaligned(out);
 }
 
@@ -91,6 +134,44 @@ inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, i
     for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, act, out(ox));
 }
 
+// Two consecutive output rows at stride 1 whose windows lie inside the image vertically
+// (rows[0..3] are input rows oy - 1 .. oy + 2), one channel vector.
+template <class Arch>
+inline void dwconv3x3_row_pair_vector(const float* const rows[4], int width, int C, int c, const vfloat<Arch>* wv,
+                                      vfloat<Arch> bias, Activation act, float* out_row0, float* out_row1) {
+    const int inner_end = std::max(1, width - 1);
+    const std::size_t step = std::size_t(C);
+    const auto at = [&](int ox) { return std::ptrdiff_t(ox - 1) * C + c; };
+    const auto out0 = [&](int ox) { return out_row0 + std::size_t(ox) * step + std::size_t(c); };
+    const auto out1 = [&](int ox) { return out_row1 + std::size_t(ox) * step + std::size_t(c); };
+    const float* const* rows1 = rows + 1;
+    if (width == 1) {
+        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows, at(0), C, wv, bias, act, out0(0));
+        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows1, at(0), C, wv, bias, act, out1(0));
+    } else {
+        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows, at(0), C, wv, bias, act, out0(0));
+        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows1, at(0), C, wv, bias, act, out1(0));
+    }
+    int ox = 1;
+    for (; ox + 4 <= inner_end; ox += 4)
+        dwconv3x3_interior4x2<Arch>(rows, std::size_t(at(ox)), C, wv, bias, act, out0(ox), out1(ox));
+    for (; ox < inner_end; ++ox) {
+        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows, at(ox), C, wv, bias, act, out0(ox));
+        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows1, at(ox), C, wv, bias, act, out1(ox));
+    }
+    for (; ox < width; ++ox) {
+        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows, at(ox), C, wv, bias, act, out0(ox));
+        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows1, at(ox), C, wv, bias, act, out1(ox));
+    }
+}
+
+// Row pairs need 9 weights, 8 accumulators and 6 columns in registers: only on instruction
+// sets with 32 vector registers (AVX-512, NEON); with 16 they would spill.
+template <class Arch>
+constexpr bool dwconv_row_pairs() {
+    return vfloat<Arch>::size == 16 || std::is_base_of<xsimd::neon, Arch>::value;
+}
+
 }  // namespace detail
 
 // Depthwise 3x3, padding 1, stride 1 or 2: the same contract as reference::dwconv3x3.
@@ -106,7 +187,30 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
     const int vector_end = C / L * L;
     const int ow = conv3x3_output_size(W, s);
     const std::size_t row_floats = std::size_t(W) * C;
+    // Output rows y and y + 1 at stride 1, both windows inside the image vertically.
+    const auto pair_rows = [&](int y) {
+        const float* rows[4];
+        for (int k = 0; k < 4; ++k) rows[k] = input + std::size_t(y + k - 1 - r.input_first_row) * row_floats;
+        float* out0 = output + std::size_t(y - r.out_row_begin) * ow * C;
+        float* out1 = out0 + std::size_t(ow) * C;
+        const auto sweep = [&](int c) {
+            V wv[9];
+            MOBILENEXT_UNROLL
+            for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
+            const V bias = V::load_unaligned(w.bias + c);
+            detail::dwconv3x3_row_pair_vector<Arch>(rows, W, C, c, wv, bias, act, out0, out1);
+        };
+        for (int c = 0; c < vector_end; c += L) sweep(c);
+        if (C % L != 0) sweep(C - L);
+    };
     for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
+        if constexpr (detail::dwconv_row_pairs<Arch>()) {
+            if (s == 1 && C >= L && oy >= 1 && oy + 1 < r.out_row_end && oy + 2 < r.height) {
+                pair_rows(oy);
+                ++oy;
+                continue;
+            }
+        }
         const int ky_begin = oy * s == 0 ? 1 : 0;
         const int ky_end = std::min(3, r.height - oy * s + 1);
         // Row ky of the window; rows outside the image are never read.
@@ -148,7 +252,7 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
                 float acc = w.bias[c];
                 for (int ky = ky_begin; ky < ky_end; ++ky)
                     for (int kx = kx_begin; kx < kx_end; ++kx)
-                        acc += rows[ky][std::size_t(ox * s + kx - 1) * C + c] * w.weights[(ky * 3 + kx) * cs + c];
+                        acc = std::fma(rows[ky][std::size_t(ox * s + kx - 1) * C + c], w.weights[(ky * 3 + kx) * cs + c], acc);
                 out_row[std::size_t(ox) * C + c] = apply_activation(acc, act);
             }
         }

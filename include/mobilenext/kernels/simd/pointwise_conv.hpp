@@ -1,7 +1,9 @@
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include "../kernel_args.hpp"
 #include "vector_ops.hpp"
@@ -43,7 +45,7 @@ inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co
         for (int i = 0; i < rows; ++i) {
             const V a(input[std::size_t(i) * w.in_channels + ci]);
             MOBILENEXT_UNROLL
-            for (int j = 0; j < vectors; ++j) acc[i][j] = xsimd::fma(a, wv[j], acc[i][j]);
+            for (int j = 0; j < vectors; ++j) acc[i][j] = fused_multiply_add(a, wv[j], acc[i][j]);
         }
     }
     MOBILENEXT_UNROLL
@@ -56,20 +58,35 @@ inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co
         }
 }
 
-// Pixels [0, pixels) for the output columns [co, co + vectors * L): tiles of `rows` pixels,
-// then the last few in tiles of 4 and 1.
+template <class Arch, int vectors>
+using PointwiseTileFn = void (*)(const float*, const PointwiseWeights&, int, Activation, float*);
+
+// pointwise_tile for every height 1 .. N, indexed by height - 1.
+template <class Arch, int vectors, int... heights>
+constexpr std::array<PointwiseTileFn<Arch, vectors>, sizeof...(heights)> pointwise_tiles(
+    std::integer_sequence<int, heights...>) {
+    return {&pointwise_tile<Arch, heights + 1, vectors>...};
+}
+
+// Pixels [0, pixels) for the output columns [co, co + vectors * L): as few tiles as the
+// tallest height allows, their heights differing by at most one. A short last tile would
+// stream the whole weight panel for one or two pixels (49 pixels in tiles of 6 would leave
+// one): 49 becomes 4 tiles of 6 and 5 of 5.
 template <class Arch, int vectors>
 inline void pointwise_columns(const float* input, std::size_t pixels, const PointwiseWeights& w, int co,
                               Activation act, float* output) {
+    constexpr int tallest = tile_rows<Arch>(vectors);
+    static constexpr auto tiles =
+        pointwise_tiles<Arch, vectors>(std::make_integer_sequence<int, tallest>());
+    const std::size_t count = (pixels + tallest - 1) / tallest;
+    if (count == 0) return;
+    const std::size_t base = pixels / count, taller = pixels % count;
     std::size_t p = 0;
-    const auto tiles = [&](auto rows_constant) {
-        constexpr int rows = decltype(rows_constant)::value;
-        for (; p + rows <= pixels; p += rows)
-            pointwise_tile<Arch, rows, vectors>(input + p * w.in_channels, w, co, act, output + p * w.out_channels + co);
-    };
-    tiles(std::integral_constant<int, tile_rows<Arch>(vectors)>());
-    tiles(std::integral_constant<int, 4>());
-    tiles(std::integral_constant<int, 1>());
+    for (std::size_t t = 0; t < count; ++t) {
+        const std::size_t rows = base + (t < taller ? 1 : 0);
+        tiles[rows - 1](input + p * w.in_channels, w, co, act, output + p * w.out_channels + co);
+        p += rows;
+    }
 }
 
 }  // namespace detail
@@ -88,10 +105,12 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
     // Widest tile that divides the columns evenly, else tiles of 4 and narrower last ones.
     const int width = vectors_total % 4 == 0 ? 4 : vectors_total % 3 == 0 ? 3 : vectors_total <= 2 ? vectors_total : 4;
     // Pixels go in chunks whose inputs stay in L1 while every column tile passes over them; 24
-    // is a multiple of every tile height.
+    // is a multiple of every tile height. The last chunk takes what is left (49 pixels go as
+    // 24 + 25, not 24 + 24 + 1: a lone pixel would stream every weight for four FMAs a load).
     const std::size_t chunk = std::max<std::size_t>(24, (8192 / std::max(1, w.in_channels)) / 24 * 24);
-    for (std::size_t p0 = 0; p0 < pixels; p0 += chunk) {
-        const std::size_t n = std::min(chunk, pixels - p0);
+    const std::size_t chunks = std::max<std::size_t>(1, pixels / chunk);
+    for (std::size_t k = 0, p0 = 0; k < chunks; ++k) {
+        const std::size_t n = k + 1 < chunks ? chunk : pixels - p0;
         const float* in = input + p0 * w.in_channels;
         float* out = output + p0 * w.out_channels;
         int v = 0;
@@ -106,6 +125,7 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
         };
         while (v + width <= vectors_total) columns(width);
         while (v < vectors_total) columns(std::min(vectors_total - v, 3));
+        p0 += n;
     }
 }
 

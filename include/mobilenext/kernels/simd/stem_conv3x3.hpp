@@ -36,7 +36,7 @@ inline void stem_interior(const float* const rows[3], int ox, int Ci, const Stem
                 for (int p = 0; p < pixels; ++p) {
                     const V a(in[std::size_t(2 * p) * Ci + ci]);
                     MOBILENEXT_UNROLL
-                    for (int j = 0; j < vectors; ++j) acc[p][j] = xsimd::fma(a, wv[j], acc[p][j]);
+                    for (int j = 0; j < vectors; ++j) acc[p][j] = fused_multiply_add(a, wv[j], acc[p][j]);
                 }
             }
         }
@@ -99,8 +99,8 @@ void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_ro
                         const float* wrow = w.weights + std::size_t((ky * 3 + kx) * Ci) * w.out_stride + co;
                         for (int ci = 0; ci < Ci; ++ci, wrow += w.out_stride) {
                             const V a(in[ci]);
-                            acc0 = xsimd::fma(a, V::load_unaligned(wrow), acc0);
-                            if (two) acc1 = xsimd::fma(a, V::load_unaligned(wrow + L), acc1);
+                            acc0 = fused_multiply_add(a, V::load_unaligned(wrow), acc0);
+                            if (two) acc1 = fused_multiply_add(a, V::load_unaligned(wrow + L), acc1);
                         }
                     }
                 store_first<Arch>(activate<Arch>(acc0, Activation::relu6), out + co, Co - co);

@@ -3,6 +3,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "../kernel_args.hpp"
 
@@ -19,6 +20,17 @@ namespace mobilenext::kernels::simd {
 
 template <class Arch>
 using vfloat = xsimd::batch<float, Arch>;
+
+// x * y + z rounded once. xsimd 8.1 has no AVX-512 fma: there xsimd::fma is x * y + z, which
+// the compiler fuses or not depending on optimisation and context, so the same sum could round
+// differently from one call site (or build) to another. The kernels call this instead.
+template <class Arch>
+inline vfloat<Arch> fused_multiply_add(vfloat<Arch> x, vfloat<Arch> y, vfloat<Arch> z) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) return _mm512_fmadd_ps(x, y, z);
+#endif
+    return xsimd::fma(x, y, z);
+}
 
 template <class Arch>
 inline vfloat<Arch> activate(vfloat<Arch> v, Activation act) {
