@@ -167,7 +167,7 @@ public:
         ForwardPlan p;
         p.threads = threads;
         int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
-        p.activation = std::size_t(batch) * h * w * topology_.stem_channels;
+        std::size_t image = std::size_t(h) * w * topology_.stem_channels;  // largest activation of one image
         const bool bands = threads > batch;
         for (const auto& block : blocks_) {
             p.scratch = std::max(p.scratch, block.scratch_floats(h, w));
@@ -175,8 +175,10 @@ public:
                 p.layer = std::max(p.layer, block.layer_buffer_floats(h, w));
             h = block.output_height(h);
             w = block.output_width(w);
-            p.activation = std::max(p.activation, std::size_t(batch) * h * w * block.spec().out_channels);
+            image = std::max(image, std::size_t(h) * w * block.spec().out_channels);
         }
+        // Bands: the whole batch goes block by block. Whole images: each thread holds one.
+        p.activation = std::size_t(bands ? batch : std::min(batch, threads)) * image;
         p.pooled = std::size_t(batch) * topology_.last_channels;
         return p;
     }
@@ -290,6 +292,31 @@ private:
         }
     }
 
+    // At least as many images as threads: each thread takes whole images through the whole
+    // network, one after another, in its own pair of activation buffers (`image_floats`
+    // each). An image's activations then stay in the core's L2 from block to block, as at
+    // batch 1, instead of a batch's worth going out to memory between blocks.
+    void forward_whole_images(const float* input, const Shape4& s, float* logits, Workspace& ws,
+                              std::size_t image_floats) const {
+        const std::size_t in_image = std::size_t(s.h) * s.w * s.c;
+        const int last = topology_.last_channels;
+        ws.pool.run(s.n, [&](int n, int thread) {
+            float* current = ws.ping.data() + std::size_t(thread) * image_floats;
+            float* next = ws.pong.data() + std::size_t(thread) * image_floats;
+            int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
+            Kernels::stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, 0, h, stem_.view(), current);
+            for (const auto& block : blocks_) {
+                const int oh = block.output_height(h);
+                block.forward_rows(current, h, w, 0, oh, next, ws.scratch[std::size_t(thread)].data());
+                w = block.output_width(w);
+                h = oh;
+                std::swap(current, next);
+            }
+            Kernels::global_average_pool(current, 1, std::size_t(h) * w, last, ws.pooled.data() + std::size_t(n) * last);
+        });
+        classify(ws, s.n, logits);
+    }
+
     void forward_checked(const float* input, const Shape4& s, float* logits, Workspace& ws) const {
         const int threads = ws.threads();
         const ForwardPlan p = plan(s.n, s.h, s.w, threads);
@@ -300,9 +327,13 @@ private:
                            " MiB of working memory on " + std::to_string(threads) + " threads, which cannot be allocated");
         }
 
-        // Work is split into (image, band of output rows) tasks: with fewer images than
-        // threads each image is cut into bands, otherwise every task is a whole image.
-        const int bands = s.n >= threads ? 1 : (threads + s.n - 1) / s.n;
+        if (s.n >= threads) {
+            forward_whole_images(input, s, logits, ws, p.activation / std::size_t(std::min(s.n, threads)));
+            return;
+        }
+        // Fewer images than threads: each image is cut into bands of output rows, and the
+        // (image, band) tasks go block by block.
+        const int bands = (threads + s.n - 1) / s.n;
         const auto band = [bands](int rows, int b) { return std::pair<int, int>(rows * b / bands, rows * (b + 1) / bands); };
 
         float* current = ws.ping.data();
