@@ -115,8 +115,8 @@ TYPED_TEST(SimdKernelTest, FusedMultiplyAddRoundsOnce) {
 
 TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     std::uint32_t seed = 100;
-    // Every pixel count up to 25: each mix of the shorter tiles (4 and 1 pixels) that follow
-    // the full register tiles (6 to 24 pixels tall), and counts past one full tile.
+    // Every pixel count up to 25: every tile height from 1 to the tallest (6 to 24 pixels, by
+    // output width), the balanced mixes of two heights, and counts past one full tile.
     std::vector<std::size_t> pixel_counts{49, 196};
     for (std::size_t p = 1; p <= 25; ++p) pixel_counts.push_back(p);
     for (std::size_t pixels : pixel_counts)

@@ -104,6 +104,7 @@ inline PackedPointwise read_pointwise(StateDictReader& r, const std::string& con
 // Buffer sizes (in floats) of a forward pass of one input shape.
 struct ForwardPlan {
     std::size_t activation = 0;  // each of the two alternating activation buffers
+    std::size_t image = 0;       // the largest activation of one image
     std::size_t scratch = 0;     // per thread
     std::size_t layer = 0;       // each of three whole-image buffers of layer-parallel blocks
     std::size_t pooled = 0;
@@ -167,7 +168,7 @@ public:
         ForwardPlan p;
         p.threads = threads;
         int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
-        std::size_t image = std::size_t(h) * w * topology_.stem_channels;  // largest activation of one image
+        p.image = std::size_t(h) * w * topology_.stem_channels;
         const bool bands = threads > batch;
         for (const auto& block : blocks_) {
             p.scratch = std::max(p.scratch, block.scratch_floats(h, w));
@@ -175,10 +176,10 @@ public:
                 p.layer = std::max(p.layer, block.layer_buffer_floats(h, w));
             h = block.output_height(h);
             w = block.output_width(w);
-            image = std::max(image, std::size_t(h) * w * block.spec().out_channels);
+            p.image = std::max(p.image, std::size_t(h) * w * block.spec().out_channels);
         }
         // Bands: the whole batch goes block by block. Whole images: each thread holds one.
-        p.activation = std::size_t(bands ? batch : std::min(batch, threads)) * image;
+        p.activation = std::size_t(bands ? batch : std::min(batch, threads)) * p.image;
         p.pooled = std::size_t(batch) * topology_.last_channels;
         return p;
     }
@@ -328,7 +329,7 @@ private:
         }
 
         if (s.n >= threads) {
-            forward_whole_images(input, s, logits, ws, p.activation / std::size_t(std::min(s.n, threads)));
+            forward_whole_images(input, s, logits, ws, p.image);
             return;
         }
         // Fewer images than threads: each image is cut into bands of output rows, and the

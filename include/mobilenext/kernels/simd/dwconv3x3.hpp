@@ -165,6 +165,14 @@ inline void dwconv3x3_row_pair_vector(const float* const rows[4], int width, int
     }
 }
 
+// The nine tap vectors and the bias of channels [c, c + L), held in registers for a row sweep.
+template <class Arch>
+inline void load_depthwise_vector(const DepthwiseWeights& w, int c, vfloat<Arch> (&wv)[9], vfloat<Arch>& bias) {
+    MOBILENEXT_UNROLL
+    for (int tap = 0; tap < 9; ++tap) wv[tap] = vfloat<Arch>::load_unaligned(w.weights + tap * w.channel_stride + c);
+    bias = vfloat<Arch>::load_unaligned(w.bias + c);
+}
+
 // Row pairs need 9 weights, 8 accumulators and 6 columns in registers: only on instruction
 // sets with 32 vector registers (AVX-512, NEON); with 16 they would spill.
 template <class Arch>
@@ -194,10 +202,8 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
         float* out0 = output + std::size_t(y - r.out_row_begin) * ow * C;
         float* out1 = out0 + std::size_t(ow) * C;
         const auto sweep = [&](int c) {
-            V wv[9];
-            MOBILENEXT_UNROLL
-            for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
-            const V bias = V::load_unaligned(w.bias + c);
+            V wv[9], bias;
+            detail::load_depthwise_vector<Arch>(w, c, wv, bias);
             detail::dwconv3x3_row_pair_vector<Arch>(rows, W, C, c, wv, bias, act, out0, out1);
         };
         for (int c = 0; c < vector_end; c += L) sweep(c);
@@ -223,10 +229,8 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
         // vector aligned to the last channel, overlapping the previous one (those channels are
         // computed twice, identically), so only counts below one vector need scalar code.
         const auto sweep = [&](int c) {
-            V wv[9];
-            MOBILENEXT_UNROLL
-            for (int tap = 0; tap < 9; ++tap) wv[tap] = V::load_unaligned(w.weights + tap * cs + c);
-            const V bias = V::load_unaligned(w.bias + c);
+            V wv[9], bias;
+            detail::load_depthwise_vector<Arch>(w, c, wv, bias);
             const auto row = [&](auto ky0, auto ky1) {
                 if (s == 1)
                     detail::dwconv3x3_row_vector<Arch, 1, decltype(ky0)::value, decltype(ky1)::value>(rows, W, C, c, wv, bias, act, out_row);

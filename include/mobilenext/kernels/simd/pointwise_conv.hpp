@@ -104,8 +104,8 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
     const int vectors_total = (w.out_channels + L - 1) / L;
     // Widest tile that divides the columns evenly, else tiles of 4 and narrower last ones.
     const int width = vectors_total % 4 == 0 ? 4 : vectors_total % 3 == 0 ? 3 : vectors_total <= 2 ? vectors_total : 4;
-    // Pixels go in chunks whose inputs stay in L1 while every column tile passes over them; 24
-    // is a multiple of every tile height. The last chunk takes what is left (49 pixels go as
+    // Pixels go in chunks whose inputs stay in L1 while every column tile passes over them
+    // (a multiple of 24, so the tallest tiles fill them). The last chunk takes what is left (49 pixels go as
     // 24 + 25, not 24 + 24 + 1: a lone pixel would stream every weight for four FMAs a load).
     const std::size_t chunk = std::max<std::size_t>(24, (8192 / std::max(1, w.in_channels)) / 24 * 24);
     const std::size_t chunks = std::max<std::size_t>(1, pixels / chunk);
