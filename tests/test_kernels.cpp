@@ -121,8 +121,9 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     for (std::size_t p = 1; p <= 25; ++p) pixel_counts.push_back(p);
     for (std::size_t pixels : pixel_counts)
         for (int in : kChannels)
-            // 64: four AVX-512 vectors, the widest register tile.
-            for (int out : {1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 96, 144}) {
+            // 64: four AVX-512 vectors, the widest register tile and one weight panel; 130 and
+            // 200: panels after panels, the last a narrow one.
+            for (int out : {1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 96, 130, 144, 200}) {
                 const auto torch_w = random_vector(std::size_t(out) * in, seed++);
                 const auto bias = random_vector(out, seed++);
                 const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
@@ -262,6 +263,43 @@ TEST(ReferenceKernels, PointwiseIsAMatrixProduct) {
     ReferenceKernels::pointwise_conv(input, 1, packed.view(), Activation::none, out);
     EXPECT_FLOAT_EQ(out[0], -0.5f);
     EXPECT_FLOAT_EQ(out[2], -101.0f);
+}
+
+TEST(PackedPointwise, ColumnPanelsHoldTheTorchWeights) {
+    // 150 columns: panels of 64, 64 and 22 (padded to 32); 5 input channels.
+    const int in = 5, out = 150;
+    std::vector<float> torch_w(std::size_t(out) * in), bias(out);
+    for (int co = 0; co < out; ++co) {
+        bias[co] = float(co);
+        for (int ci = 0; ci < in; ++ci) torch_w[std::size_t(co) * in + ci] = float(co * 10 + ci);
+    }
+    const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+    const PointwiseWeights w = packed.view();
+    ASSERT_EQ(w.out_stride, 160);
+    EXPECT_EQ(w.panel_width(0), 64);
+    EXPECT_EQ(w.panel_width(127), 64);
+    EXPECT_EQ(w.panel_width(128), 32);
+    for (int co = 0; co < out; ++co)
+        for (int ci = 0; ci < in; ++ci) {
+            ASSERT_EQ(*w.at(ci, co), float(co * 10 + ci)) << "column " << co << " input channel " << ci;
+            ASSERT_EQ(w.at(ci, co) + w.panel_width(co), w.at(ci + 1, co)) << "column " << co;
+        }
+    // Panel rows are contiguous, panels follow one another, the padding columns are zero.
+    EXPECT_EQ(w.at(0, 64), w.weights + 64 * in);
+    EXPECT_EQ(w.at(1, 0), w.weights + 64);
+    for (int ci = 0; ci < in; ++ci)
+        for (int co = out; co < 160; ++co) EXPECT_EQ(*w.at(ci, co), 0.0f) << "padding column " << co;
+    // A panel-aligned range of columns is a layout of its own.
+    const PointwiseWeights tail = w.columns(64, out);
+    EXPECT_EQ(tail.out_channels, out - 64);
+    EXPECT_EQ(tail.out_stride, 96);
+    EXPECT_EQ(tail.bias[0], 64.0f);
+    for (int co = 64; co < out; ++co)
+        for (int ci = 0; ci < in; ++ci) ASSERT_EQ(*tail.at(ci, co - 64), *w.at(ci, co)) << "column " << co;
+    const PointwiseWeights middle = w.columns(64, 128);
+    EXPECT_EQ(middle.out_channels, 64);
+    EXPECT_EQ(middle.out_stride, 64);
+    EXPECT_EQ(*middle.at(4, 63), float(127 * 10 + 4));
 }
 
 }  // namespace

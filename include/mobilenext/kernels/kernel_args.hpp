@@ -5,7 +5,8 @@
 // Weight layouts (made once at load by pack_weights.hpp):
 // - depthwise 3x3: 9 taps x channel_stride floats, tap-major ([ky][kx][c]), so the channels
 //   of one tap are contiguous like the NHWC activations they multiply;
-// - pointwise / fully connected: in_channels rows of out_stride floats ([ci][co]);
+// - pointwise / fully connected: column panels of kPointwisePanel output channels, each
+//   [ci][panel width] (see PointwiseWeights);
 // - stem 3x3: [ky][kx][ci] rows of out_stride floats.
 // Strides are multiples of kChannelAlign and the padding is zero, so vector code may read
 // whole vectors of weights and biases without tails.
@@ -58,12 +59,41 @@ inline DepthwiseRows whole_image(int height, int width, int stride) {
     return {height, width, stride, 0, 0, conv3x3_output_size(height, stride)};
 }
 
+// Output columns per panel of packed pointwise weights. A register tile reads the rows of
+// one panel in order: a contiguous stream the prefetchers follow. In a plain [ci][co] matrix
+// those rows lie 2-5 KB apart at 576-1280 columns, a different 4 KB page almost every row,
+// where the prefetchers stop, and a layer whose weights come from L3 waits on each row.
+inline constexpr int kPointwisePanel = 64;
+
+// Panel p holds the columns [p * kPointwisePanel, p * kPointwisePanel + width) for every
+// input channel as [in_channels][width], width = min(kPointwisePanel, out_stride - its first
+// column); the panels follow one another.
 struct PointwiseWeights {
-    const float* weights = nullptr;  // [in_channels][out_stride]
+    const float* weights = nullptr;  // panels, in_channels x out_stride floats in all
     const float* bias = nullptr;     // [out_stride]
     int in_channels = 0;
     int out_channels = 0;
     int out_stride = 0;
+
+    // Floats per row of the panel holding column co.
+    int panel_width(int co) const {
+        return std::min(kPointwisePanel, out_stride - co / kPointwisePanel * kPointwisePanel);
+    }
+    // The weight of input channel ci for output column co; the next input channel's is
+    // panel_width(co) floats further.
+    const float* at(int ci, int co) const {
+        const int first = co / kPointwisePanel * kPointwisePanel;
+        return weights + std::size_t(first) * in_channels + std::size_t(ci) * panel_width(co) + (co - first);
+    }
+    // The columns [begin, end) as weights of their own (begin a multiple of kPointwisePanel).
+    PointwiseWeights columns(int begin, int end) const {
+        PointwiseWeights c = *this;
+        c.weights += std::size_t(begin) * in_channels;
+        c.bias += begin;
+        c.out_channels = std::min(end, out_channels) - begin;
+        c.out_stride = std::min(out_stride, (end + kPointwisePanel - 1) / kPointwisePanel * kPointwisePanel) - begin;
+        return c;
+    }
 };
 
 struct StemWeights {

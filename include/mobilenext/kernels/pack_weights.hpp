@@ -51,22 +51,23 @@ inline PackedDepthwise pack_depthwise(const float* torch_weights, const float* s
     return p;
 }
 
-// torch_weights: [out][in] (a 1x1 convolution's [out][in][1][1], or a Linear's [out][in]).
+// torch_weights: [out][in] (a 1x1 convolution's [out][in][1][1], or a Linear's [out][in]),
+// into the column panels of PointwiseWeights.
 inline PackedPointwise pack_pointwise(const float* torch_weights, const float* scale, const float* bias,
                                       int in_channels, int out_channels) {
     PackedPointwise p;
     p.in_channels = in_channels;
     p.out_channels = out_channels;
-    const int stride = round_up_channels(out_channels);
-    p.weights.resize(std::size_t(in_channels) * stride);
-    // Written row by row (the large side), read in blocks of rows of the source.
-    constexpr int block = 16;
-    for (int co0 = 0; co0 < out_channels; co0 += block)
-        for (int ci = 0; ci < in_channels; ++ci)
-            for (int co = co0; co < std::min(out_channels, co0 + block); ++co)
-                p.weights[std::size_t(ci) * stride + co] =
-                    torch_weights[std::size_t(co) * in_channels + ci] * (scale ? scale[co] : 1.0f);
+    p.weights.resize(std::size_t(in_channels) * round_up_channels(out_channels));
     p.bias = internal::pack_bias(bias, out_channels);
+    const PointwiseWeights view = p.view();
+    float* const packed = p.weights.data();
+    for (int co = 0; co < out_channels; ++co) {
+        const float s = scale ? scale[co] : 1.0f;
+        const std::size_t offset = std::size_t(view.at(0, co) - view.weights), step = std::size_t(view.panel_width(co));
+        for (int ci = 0; ci < in_channels; ++ci)
+            packed[offset + std::size_t(ci) * step] = torch_weights[std::size_t(co) * in_channels + ci] * s;
+    }
     return p;
 }
 

@@ -271,16 +271,11 @@ private:
         if (threads == 1) {
             Kernels::fully_connected(pooled, batch, classifier_.view(), logits);
         } else if (batch == 1) {
-            const int vectors = (classes + kChannelAlign - 1) / kChannelAlign;
+            const int panels = (classes + kPointwisePanel - 1) / kPointwisePanel;
             ws.pool.run(threads, [&](int part, int) {
-                const int c0 = vectors * part / threads * kChannelAlign;
-                const int c1 = std::min(classes, vectors * (part + 1) / threads * kChannelAlign);
-                if (c0 >= c1) return;
-                PointwiseWeights columns = classifier_.view();
-                columns.weights += c0;
-                columns.bias += c0;
-                columns.out_channels = c1 - c0;
-                Kernels::fully_connected(pooled, 1, columns, logits + c0);
+                const int c0 = panels * part / threads * kPointwisePanel;
+                const int c1 = std::min(classes, panels * (part + 1) / threads * kPointwisePanel);
+                if (c0 < c1) Kernels::fully_connected(pooled, 1, classifier_.view().columns(c0, c1), logits + c0);
             });
         } else {
             const int last = topology_.last_channels;

@@ -13,8 +13,10 @@ inline void pointwise_conv(const float* input, std::size_t pixels, const Pointwi
         const float* in = input + p * w.in_channels;
         float* out = output + p * w.out_channels;
         for (int co = 0; co < w.out_channels; ++co) {
+            const float* column = w.at(0, co);
+            const std::size_t step = std::size_t(w.panel_width(co));
             float acc = w.bias[co];
-            for (int ci = 0; ci < w.in_channels; ++ci) acc += in[ci] * w.weights[std::size_t(ci) * w.out_stride + co];
+            for (int ci = 0; ci < w.in_channels; ++ci) acc += in[ci] * column[ci * step];
             out[co] = apply_activation(acc, act);
         }
     }

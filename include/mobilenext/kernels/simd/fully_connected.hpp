@@ -11,29 +11,30 @@ namespace mobilenext::kernels::simd {
 
 namespace detail {
 
-// A few images: the weights (5 MB at 1000 classes) are read once, row after row in memory
-// order, which the hardware prefetchers stream at full bandwidth; the logits (4 KB per image)
-// accumulate in place in L1. Each logit is the same sum in the same order as in the GEMM.
+// A few images: the weights (5 MB at 1000 classes) are read once, in memory order (panel
+// after panel, row after row), which the hardware prefetchers stream at full bandwidth; the
+// logits (4 KB per image) accumulate in place in L1. Each logit is the same sum in the same
+// order as in the GEMM.
 template <class Arch>
 void fully_connected_streaming(const float* input, int batch, const PointwiseWeights& w, float* output) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
-    const int K = w.in_channels, N = w.out_channels, full = N / L * L;
+    const int K = w.in_channels, N = w.out_channels;
     for (int n = 0; n < batch; ++n) std::copy(w.bias, w.bias + N, output + std::size_t(n) * N);
-    const float* wrow = w.weights;
-    for (int ci = 0; ci < K; ++ci, wrow += w.out_stride) {
-        for (int n = 0; n < batch; ++n) {
-            const float x = input[std::size_t(n) * K + ci];
-            const V xv(x);
-            float* out = output + std::size_t(n) * N;
-            int j = 0;
-            for (; j + 2 * L <= full; j += 2 * L) {
-                fused_multiply_add(xv, V::load_unaligned(wrow + j), V::load_unaligned(out + j)).store_unaligned(out + j);
-                fused_multiply_add(xv, V::load_unaligned(wrow + j + L), V::load_unaligned(out + j + L)).store_unaligned(out + j + L);
+    for (int panel = 0; panel < N; panel += kPointwisePanel) {
+        const int columns = std::min(kPointwisePanel, N - panel), full = columns / L * L;
+        const std::size_t step = std::size_t(w.panel_width(panel));
+        const float* wrow = w.at(0, panel);
+        for (int ci = 0; ci < K; ++ci, wrow += step) {
+            for (int n = 0; n < batch; ++n) {
+                const float x = input[std::size_t(n) * K + ci];
+                const V xv(x);
+                float* out = output + std::size_t(n) * N + panel;
+                int j = 0;
+                for (; j < full; j += L)
+                    fused_multiply_add(xv, V::load_unaligned(wrow + j), V::load_unaligned(out + j)).store_unaligned(out + j);
+                for (; j < columns; ++j) out[j] = std::fma(x, wrow[j], out[j]);
             }
-            for (; j < full; j += L)
-                fused_multiply_add(xv, V::load_unaligned(wrow + j), V::load_unaligned(out + j)).store_unaligned(out + j);
-            for (; j < N; ++j) out[j] = std::fma(x, wrow[j], out[j]);
         }
     }
 }

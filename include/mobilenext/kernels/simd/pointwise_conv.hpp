@@ -25,8 +25,13 @@ constexpr int tile_rows(int vectors) {
 // starting at output channel `co` (`output` points at column co of the first pixel). The
 // accumulators stay in registers over the whole reduction; each step loads `vectors` weight
 // vectors and broadcasts one input per pixel (an FMA operand straight from memory on AVX-512).
+//
+// `ahead`, when not null, is the weight rows the next column tile will read (`ahead_step`
+// floats apart, `ahead_lines` cache lines each): one row is prefetched per step, so a layer
+// whose weights come from L3 or memory does not wait on them tile after tile.
 template <class Arch, int rows, int vectors>
-inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co, Activation act, float* output) {
+inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co, Activation act, float* output,
+                           const float* ahead, std::size_t ahead_step, int ahead_lines) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
     V acc[rows][vectors];
@@ -36,8 +41,13 @@ inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co
         MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i) acc[i][j] = b;
     }
-    const float* wrow = w.weights + co;
-    for (int ci = 0; ci < w.in_channels; ++ci, wrow += w.out_stride) {
+    const float* wrow = w.at(0, co);
+    const std::size_t step = std::size_t(w.panel_width(co));
+    for (int ci = 0; ci < w.in_channels; ++ci, wrow += step) {
+        if (ahead) {
+            for (int line = 0; line < ahead_lines; ++line) __builtin_prefetch(ahead + line * 16, 0, 2);
+            ahead += ahead_step;
+        }
         V wv[vectors];
         MOBILENEXT_UNROLL
         for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
@@ -59,7 +69,8 @@ inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co
 }
 
 template <class Arch, int vectors>
-using PointwiseTileFn = void (*)(const float*, const PointwiseWeights&, int, Activation, float*);
+using PointwiseTileFn = void (*)(const float*, const PointwiseWeights&, int, Activation, float*, const float*,
+                                 std::size_t, int);
 
 // pointwise_tile for every height 1 .. N, indexed by height - 1.
 template <class Arch, int vectors, int... heights>
@@ -74,36 +85,51 @@ constexpr std::array<PointwiseTileFn<Arch, vectors>, sizeof...(heights)> pointwi
 // one): 49 becomes 4 tiles of 6 and 5 of 5.
 template <class Arch, int vectors>
 inline void pointwise_columns(const float* input, std::size_t pixels, const PointwiseWeights& w, int co,
-                              Activation act, float* output) {
+                              Activation act, float* output, int next_co, int next_vectors) {
     constexpr int tallest = tile_rows<Arch>(vectors);
     static constexpr auto tiles =
         pointwise_tiles<Arch, vectors>(std::make_integer_sequence<int, tallest>());
     const std::size_t count = (pixels + tallest - 1) / tallest;
     if (count == 0) return;
     const std::size_t base = pixels / count, taller = pixels % count;
+    // The first tile prefetches the next column tile's weights.
+    const float* ahead = next_vectors > 0 ? w.at(0, next_co) : nullptr;
+    const std::size_t ahead_step = next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0;
+    const int ahead_lines = (next_vectors * int(sizeof(float)) * int(vfloat<Arch>::size) + 63) / 64;
     std::size_t p = 0;
     for (std::size_t t = 0; t < count; ++t) {
         const std::size_t rows = base + (t < taller ? 1 : 0);
-        tiles[rows - 1](input + p * w.in_channels, w, co, act, output + p * w.out_channels + co);
+        tiles[rows - 1](input + p * w.in_channels, w, co, act, output + p * w.out_channels + co,
+                        t == 0 ? ahead : nullptr, ahead_step, ahead_lines);
         p += rows;
     }
+}
+
+// Vectors of the column tile that starts at column co. Tiles never cross a panel: the widest
+// that divides the panel's vectors evenly, else tiles of 4 and a narrower last one.
+template <class Arch>
+inline int column_tile_vectors(const PointwiseWeights& w, int co) {
+    constexpr int L = int(vfloat<Arch>::size);
+    const int panel = co / kPointwisePanel * kPointwisePanel;
+    const int vectors = (std::min(kPointwisePanel, w.out_channels - panel) + L - 1) / L;
+    const int width = vectors % 4 == 0 ? 4 : vectors % 3 == 0 ? 3 : vectors <= 2 ? vectors : 4;
+    const int v = (co - panel) / L;
+    return v + width <= vectors ? width : vectors - v;
 }
 
 }  // namespace detail
 
 // Pointwise (1x1) convolution: the same contract as reference::pointwise_conv. Requires the
-// packed layout (out_stride a multiple of kChannelAlign, zero padding).
+// packed layout (column panels, out_stride a multiple of kChannelAlign, zero padding).
 //
-// Output columns go in tiles of up to 4 vectors, the rows of a tile as many as the
-// accumulator registers allow: narrow outputs (the reductions to 16-64 channels) get tall
+// Output columns go in tiles of up to 4 vectors within a panel, the rows of a tile as many as
+// the accumulator registers allow: narrow outputs (the reductions to 16-64 channels) get tall
 // tiles, so every weight vector loaded feeds many FMAs.
 template <class Arch = xsimd::default_arch>
 void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeights& w, Activation act,
                     float* output) {
     constexpr int L = int(vfloat<Arch>::size);
-    const int vectors_total = (w.out_channels + L - 1) / L;
-    // Widest tile that divides the columns evenly, else tiles of 4 and narrower last ones.
-    const int width = vectors_total % 4 == 0 ? 4 : vectors_total % 3 == 0 ? 3 : vectors_total <= 2 ? vectors_total : 4;
+    static_assert(kPointwisePanel % L == 0, "a panel holds whole vectors");
     // Pixels go in chunks whose inputs stay in L1 while every column tile passes over them
     // (a multiple of 24, so the tallest tiles fill them). The last chunk takes what is left (49 pixels go as
     // 24 + 25, not 24 + 24 + 1: a lone pixel would stream every weight for four FMAs a load).
@@ -113,18 +139,18 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
         const std::size_t n = k + 1 < chunks ? chunk : pixels - p0;
         const float* in = input + p0 * w.in_channels;
         float* out = output + p0 * w.out_channels;
-        int v = 0;
-        const auto columns = [&](int count) {
+        for (int co = 0; co < w.out_channels;) {
+            const int count = detail::column_tile_vectors<Arch>(w, co), next = co + count * L;
+            // Prefetching pays on the first pass over the weights; later chunks find them in cache.
+            const int next_count = k == 0 && next < w.out_channels ? detail::column_tile_vectors<Arch>(w, next) : 0;
             switch (count) {
-                case 4: detail::pointwise_columns<Arch, 4>(in, n, w, v * L, act, out); break;
-                case 3: detail::pointwise_columns<Arch, 3>(in, n, w, v * L, act, out); break;
-                case 2: detail::pointwise_columns<Arch, 2>(in, n, w, v * L, act, out); break;
-                default: detail::pointwise_columns<Arch, 1>(in, n, w, v * L, act, out); break;
+                case 4: detail::pointwise_columns<Arch, 4>(in, n, w, co, act, out, next, next_count); break;
+                case 3: detail::pointwise_columns<Arch, 3>(in, n, w, co, act, out, next, next_count); break;
+                case 2: detail::pointwise_columns<Arch, 2>(in, n, w, co, act, out, next, next_count); break;
+                default: detail::pointwise_columns<Arch, 1>(in, n, w, co, act, out, next, next_count); break;
             }
-            v += count;
-        };
-        while (v + width <= vectors_total) columns(width);
-        while (v < vectors_total) columns(std::min(vectors_total - v, 3));
+            co = next;
+        }
         p0 += n;
     }
 }
