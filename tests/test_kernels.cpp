@@ -113,6 +113,26 @@ TYPED_TEST(SimdKernelTest, FusedMultiplyAddRoundsOnce) {
     for (std::size_t i = 0; i < V::size; ++i) EXPECT_EQ(lanes[i], 0x1p-24f) << TypeParam::name() << " lane " << i;
 }
 
+// A partial store writes exactly the first `count` lanes (the masked stores of AVX-512 and
+// AVX2, the copy elsewhere): nothing before, nothing after.
+TYPED_TEST(SimdKernelTest, StoreFirstWritesOnlyTheFirstLanes) {
+    using Arch = typename TypeParam::arch;
+    using V = xsimd::batch<float, Arch>;
+    constexpr int lanes = int(V::size);
+    alignas(64) float values[lanes];
+    for (int i = 0; i < lanes; ++i) values[i] = float(i + 1);
+    const V v = V::load_aligned(values);
+    for (int count = 1; count <= lanes; ++count) {
+        std::vector<float> buffer(3 * lanes, -1.0f);
+        kernels::simd::store_first<Arch>(v, buffer.data() + lanes + 1, count);  // unaligned on purpose
+        for (int i = 0; i < 3 * lanes; ++i) {
+            const int lane = i - (lanes + 1);
+            const float expected = lane >= 0 && lane < count ? float(lane + 1) : -1.0f;
+            ASSERT_EQ(buffer[i], expected) << TypeParam::name() << " count " << count << " index " << i;
+        }
+    }
+}
+
 TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     std::uint32_t seed = 100;
     // Every pixel count up to 25: every tile height from 1 to the tallest (6 to 24 pixels, by
