@@ -75,6 +75,42 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
             }
 }
 
+// The output depthwise with the shortcut fused: bit-identical to the depthwise followed by the
+// separate shortcut pass (the sum rounds the same), for every count of kept channels (none,
+// part of a vector, whole vectors, all) and on a band of rows starting past row 0.
+TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
+    std::uint32_t seed = 700;
+    for (int c : {1, 7, 16, 17, 33, 96, 144})
+        for (auto [h, w] : {std::pair<int, int>{1, 1}, {2, 3}, {7, 7}, {14, 15}, {28, 28}})
+            for (int kept : {0, 1, c / 2, c - 1, c}) {
+                const auto torch_w = random_vector(std::size_t(c) * 9, seed++);
+                const auto bias = random_vector(c, seed++);
+                const std::vector<float> scale(c, 1.0f);
+                const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), c);
+                const auto input = random_vector(std::size_t(h) * w * c, seed++, -4.0f, 4.0f);
+                const auto block_input = random_vector(std::size_t(h) * w * c, seed++, -4.0f, 4.0f);
+                const std::string what = case_name("dwconv3x3_add_shortcut", 1, h, w, c, 1, Activation::none) +
+                                         " kept " + std::to_string(kept);
+                for (int y0 : {0, h / 2}) {
+                    const DepthwiseRows rows = whole_image(h, w, 1).with_rows(y0, h);
+                    const std::size_t first = std::size_t(y0) * w * c, count = std::size_t(h - y0) * w * c;
+                    std::vector<float> expected(count, -99.0f), actual(count, -99.0f), reference(count, -99.0f);
+                    TypeParam::dwconv3x3(input.data(), rows, packed.view(), Activation::none, expected.data());
+                    TypeParam::add_partial_shortcut(block_input.data() + first, std::size_t(h - y0) * w, c, kept,
+                                                    expected.data());
+                    TypeParam::dwconv3x3_add_shortcut(input.data(), rows, packed.view(),
+                                                      {block_input.data() + first, kept}, actual.data());
+                    ASSERT_TRUE(all_close(actual.data(), expected.data(), count, what + " from row " + std::to_string(y0),
+                                          0.0f, 0.0f));
+                    ReferenceKernels::dwconv3x3_add_shortcut(input.data(), rows, packed.view(),
+                                                             {block_input.data() + first, kept}, reference.data());
+                    ASSERT_TRUE(all_close(actual.data(), reference.data(), count,
+                                          what + " from row " + std::to_string(y0) + " against the reference", 1e-4f,
+                                          1e-4f));
+                }
+            }
+}
+
 // Every output row is the same sum in the same order however the rows are split into bands
 // (thread bands, the sliding window of a block): the basis of bit-identical logits for any
 // thread count.

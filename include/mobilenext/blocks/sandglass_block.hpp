@@ -106,11 +106,7 @@ public:
             window_first = need_first;
             window_rows = need_end - need_first;
             const DepthwiseRows rows{height, width, b.stride, window_first, y, end};
-            float* out = output + std::size_t(y) * ow * b.out_channels;
-            Kernels::dwconv3x3(window, rows, weights_.output_dw.view(), Activation::none, out);
-            if (b.shortcut_channels > 0)
-                Kernels::add_partial_shortcut(input + std::size_t(y) * width * b.in_channels, std::size_t(end - y) * width,
-                                              b.out_channels, b.shortcut_channels, out);
+            output_depthwise(window, rows, input, output + std::size_t(y) * ow * b.out_channels);
         }
     }
 
@@ -163,12 +159,8 @@ public:
         pool.run(n, [&](int part, int) {
             const auto [y0, y1] = split(oh, part, 1);
             if (y0 >= y1) return;
-            float* out = output + std::size_t(y0) * ow * b.out_channels;
-            Kernels::dwconv3x3(wide_out, whole_image(height, width, b.stride).with_rows(y0, y1), weights_.output_dw.view(),
-                               Activation::none, out);
-            if (b.shortcut_channels > 0)
-                Kernels::add_partial_shortcut(input + std::size_t(y0) * width * b.in_channels, std::size_t(y1 - y0) * width,
-                                              b.out_channels, b.shortcut_channels, out);
+            output_depthwise(wide_out, whole_image(height, width, b.stride).with_rows(y0, y1), input,
+                             output + std::size_t(y0) * ow * b.out_channels);
         });
     }
 
@@ -184,6 +176,17 @@ private:
     static constexpr int kStepPixels = 64;
     // Scratch areas start on 64-byte boundaries.
     static std::size_t aligned(std::size_t floats) { return (floats + 15) / 16 * 16; }
+
+    // The output depthwise on rows.out_row_begin .. rows.out_row_end (`out` points at the
+    // first), with the shortcut from the block's `input` added as each vector is stored.
+    void output_depthwise(const float* expanded, const DepthwiseRows& rows, const float* input, float* out) const {
+        if (spec_.shortcut_channels > 0)
+            Kernels::dwconv3x3_add_shortcut(
+                expanded, rows, weights_.output_dw.view(),
+                {input + std::size_t(rows.out_row_begin) * rows.width * spec_.in_channels, spec_.shortcut_channels}, out);
+        else
+            Kernels::dwconv3x3(expanded, rows, weights_.output_dw.view(), Activation::none, out);
+    }
 
     // Rows [first, end) of the expansion (pw(pw([dw](input))) with ReLU6), written to `out`.
     void expansion_rows(const float* input, int height, int width, int first, int end, float* dw_rows,

@@ -68,6 +68,15 @@ inline constexpr int kPointwisePanel = 64;
 // Panel p holds the columns [p * kPointwisePanel, p * kPointwisePanel + width) for every
 // input channel as [in_channels][width], width = min(kPointwisePanel, out_stride - its first
 // column); the panels follow one another.
+// The partial identity shortcut, added by the output depthwise convolution of a block before
+// it stores (stride 1, as many input as output channels): `input` holds the block's input
+// rows from the output's first row on, in the output's layout, and its first `channels`
+// channels are added to the output's.
+struct PartialShortcut {
+    const float* input = nullptr;
+    int channels = 0;
+};
+
 struct PointwiseWeights {
     const float* weights = nullptr;  // panels, in_channels x out_stride floats in all
     const float* bias = nullptr;     // [out_stride]

@@ -23,6 +23,7 @@ namespace mobilenext::kernels {
 struct ReferenceKernels {
     static std::string name() { return "reference"; }
     static constexpr auto dwconv3x3 = &reference::dwconv3x3;
+    static constexpr auto dwconv3x3_add_shortcut = &reference::dwconv3x3_add_shortcut;
     static constexpr auto pointwise_conv = &reference::pointwise_conv;
     static constexpr auto stem_conv3x3_s2_relu6 = &reference::stem_conv3x3_s2_relu6;
     static constexpr auto add_partial_shortcut = &reference::add_partial_shortcut;
@@ -37,6 +38,7 @@ struct SimdKernels {
     using arch = Arch;
     static std::string name() { return std::string("simd/") + Arch::name(); }
     static constexpr auto dwconv3x3 = &simd::dwconv3x3<Arch>;
+    static constexpr auto dwconv3x3_add_shortcut = &simd::dwconv3x3_add_shortcut<Arch>;
     static constexpr auto pointwise_conv = &simd::pointwise_conv<Arch>;
     static constexpr auto stem_conv3x3_s2_relu6 = &simd::stem_conv3x3_s2_relu6<Arch>;
     static constexpr auto add_partial_shortcut = &simd::add_partial_shortcut<Arch>;

@@ -2,6 +2,7 @@
 #include <cstddef>
 
 #include "../kernel_args.hpp"
+#include "partial_shortcut.hpp"
 
 namespace mobilenext::kernels::reference {
 
@@ -24,6 +25,15 @@ inline void dwconv3x3(const float* input, const DepthwiseRows& r, const Depthwis
                     }
                 output[(std::size_t(oy - r.out_row_begin) * ow + ox) * C + c] = apply_activation(acc, act);
             }
+}
+
+// The same at stride 1 with no activation, then the partial identity shortcut added to the
+// rows written (the output depthwise of a block with a shortcut).
+inline void dwconv3x3_add_shortcut(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
+                                   const PartialShortcut& shortcut, float* output) {
+    dwconv3x3(input, r, w, Activation::none, output);
+    add_partial_shortcut(shortcut.input, std::size_t(r.out_row_end - r.out_row_begin) * std::size_t(r.width), w.channels,
+                         shortcut.channels, output);
 }
 
 }  // namespace mobilenext::kernels::reference

@@ -28,12 +28,34 @@ inline void dwconv3x3_window_row4_s1(const vfloat<Arch> (&c)[6], const vfloat<Ar
 }
 
 template <class Arch>
+using lane_mask = xsimd::batch_bool<float, Arch>;
+
+// The lanes of the channel vector at channel c that are below channel k.
+template <class Arch>
+inline lane_mask<Arch> lanes_below(int c, int k) {
+    alignas(64) float channel[vfloat<Arch>::size];
+    for (std::size_t i = 0; i < vfloat<Arch>::size; ++i) channel[i] = float(c + int(i));
+    return vfloat<Arch>::load_aligned(channel) < vfloat<Arch>(float(k));
+}
+
+// The epilogue of every output vector: activation, then (when `shortcut` is not null) the
+// shortcut's lanes added, then the store. The sum rounds as the separate pass over the
+// output did, so fusing it changes no bit.
+template <class Arch>
+inline void dwconv3x3_store(vfloat<Arch> acc, Activation act, const float* shortcut, lane_mask<Arch> keep, float* out) {
+    vfloat<Arch> v = activate<Arch>(acc, act);
+    if (shortcut) v = xsimd::select(keep, v + vfloat<Arch>::load_unaligned(shortcut), v);
+    v.store_unaligned(out);
+}
+
+template <class Arch>
 inline void dwconv3x3_store4(vfloat<Arch> a0, vfloat<Arch> a1, vfloat<Arch> a2, vfloat<Arch> a3, Activation act,
-                             float* out, std::size_t step) {
-    activate<Arch>(a0, act).store_unaligned(out);
-    activate<Arch>(a1, act).store_unaligned(out + step);
-    activate<Arch>(a2, act).store_unaligned(out + 2 * step);
-    activate<Arch>(a3, act).store_unaligned(out + 3 * step);
+                             const float* shortcut, lane_mask<Arch> keep, float* out, std::size_t step) {
+    const auto at = [shortcut, step](int i) { return shortcut ? shortcut + i * step : nullptr; };
+    dwconv3x3_store<Arch>(a0, act, at(0), keep, out);
+    dwconv3x3_store<Arch>(a1, act, at(1), keep, out + step);
+    dwconv3x3_store<Arch>(a2, act, at(2), keep, out + 2 * step);
+    dwconv3x3_store<Arch>(a3, act, at(3), keep, out + 3 * step);
 }
 
 // Four consecutive interior output pixels of one channel vector: each input column of the
@@ -42,7 +64,8 @@ inline void dwconv3x3_store4(vfloat<Arch> a0, vfloat<Arch> a1, vfloat<Arch> a2, 
 // the generic loop nest on their own.
 template <class Arch, int stride>
 inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int C, const vfloat<Arch>* wv,
-                                vfloat<Arch> bias, Activation act, float* out) {
+                                vfloat<Arch> bias, Activation act, const float* shortcut, lane_mask<Arch> keep,
+                                float* out) {
     using V = vfloat<Arch>;
     V a0 = bias, a1 = bias, a2 = bias, a3 = bias;
     MOBILENEXT_UNROLL
@@ -64,7 +87,7 @@ inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int 
             a2 = fused_multiply_add(c6, w[2], a2), a3 = fused_multiply_add(c8, w[2], a3);
         }
     }
-    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, out, std::size_t(C));
+    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, shortcut, keep, out, std::size_t(C));
 }
 
 // Two output rows x four interior pixels of one channel vector at stride 1: the rows share
@@ -72,7 +95,8 @@ inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int 
 // FMAs instead of 36), and the eight accumulator chains hide the FMA latency.
 template <class Arch>
 inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, int C, const vfloat<Arch>* wv,
-                                  vfloat<Arch> bias, Activation act, float* out0, float* out1) {
+                                  vfloat<Arch> bias, Activation act, const float* shortcut0, const float* shortcut1,
+                                  lane_mask<Arch> keep, float* out0, float* out1) {
     using V = vfloat<Arch>;
     V a0 = bias, a1 = bias, a2 = bias, a3 = bias;  // output row 0
     V b0 = bias, b1 = bias, b2 = bias, b3 = bias;  // output row 1
@@ -84,8 +108,8 @@ inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, in
         if (r < 3) dwconv3x3_window_row4_s1<Arch>(c, wv + r * 3, a0, a1, a2, a3);        // window row r of output row 0
         if (r > 0) dwconv3x3_window_row4_s1<Arch>(c, wv + (r - 1) * 3, b0, b1, b2, b3);  // window row r - 1 of row 1
     }
-    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, out0, std::size_t(C));
-    dwconv3x3_store4<Arch>(b0, b1, b2, b3, act, out1, std::size_t(C));
+    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, shortcut0, keep, out0, std::size_t(C));
+    dwconv3x3_store4<Arch>(b0, b1, b2, b3, act, shortcut1, keep, out1, std::size_t(C));
 }
 
 // One output pixel whose window rows [ky0, ky1) and columns [kx0, kx1) lie inside the image
@@ -93,7 +117,7 @@ inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, in
 // ranges: the generic loop with run-time bounds cost more than the interior pixels.
 template <class Arch, int ky0, int ky1, int kx0, int kx1>
 inline void dwconv3x3_pixel(const float* const rows[3], std::ptrdiff_t at, int C, const vfloat<Arch>* wv,
-                            vfloat<Arch> bias, Activation act, float* out) {
+                            vfloat<Arch> bias, Activation act, const float* shortcut, lane_mask<Arch> keep, float* out) {
     using V = vfloat<Arch>;
     V acc = bias;
     MOBILENEXT_UNROLL
@@ -101,14 +125,15 @@ inline void dwconv3x3_pixel(const float* const rows[3], std::ptrdiff_t at, int C
         MOBILENEXT_UNROLL
         for (int kx = kx0; kx < kx1; ++kx)
             acc = fused_multiply_add(V::load_unaligned(rows[ky] + (at + std::ptrdiff_t(kx) * C)), wv[ky * 3 + kx], acc);
-    activate<Arch>(acc, act).store_unaligned(out);
+    dwconv3x3_store<Arch>(acc, act, shortcut, keep, out);
 }
 
 // One output row, one channel vector (at channel c): the nine weight vectors stay in
 // registers while the row is swept. Window rows [ky0, ky1) are inside the image.
 template <class Arch, int stride, int ky0, int ky1>
 inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, int c, const vfloat<Arch>* wv,
-                                 vfloat<Arch> bias, Activation act, float* out_row) {
+                                 vfloat<Arch> bias, Activation act, const float* shortcut_row, lane_mask<Arch> keep,
+                                 float* out_row) {
     const int ow = conv3x3_output_size(width, stride);
     // Columns 1 .. inner_end - 1 have their whole 3-wide window inside the image; column 0
     // misses its left tap, the last column may miss its right one.
@@ -118,50 +143,55 @@ inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, i
     // first output column, whose kx = 0 tap is never read).
     const auto at = [&](int ox) { return std::ptrdiff_t(ox * stride - 1) * C + c; };
     const auto out = [&](int ox) { return out_row + std::size_t(ox) * step + std::size_t(c); };
+    const auto sc = [&](int ox) { return shortcut_row ? shortcut_row + std::size_t(ox) * step + std::size_t(c) : nullptr; };
     // Column 0: taps kx = 1, 2 (kx = 1 only when the image is one column wide), offset from
     // column -1 as if it existed; only in-image columns are read.
     if (width == 1)
-        dwconv3x3_pixel<Arch, ky0, ky1, 1, 2>(rows, at(0), C, wv, bias, act, out(0));
+        dwconv3x3_pixel<Arch, ky0, ky1, 1, 2>(rows, at(0), C, wv, bias, act, sc(0), keep, out(0));
     else
-        dwconv3x3_pixel<Arch, ky0, ky1, 1, 3>(rows, at(0), C, wv, bias, act, out(0));
+        dwconv3x3_pixel<Arch, ky0, ky1, 1, 3>(rows, at(0), C, wv, bias, act, sc(0), keep, out(0));
     int ox = 1;
     if (ky0 == 0 && ky1 == 3) {
         for (; ox + 4 <= inner_end; ox += 4)
-            dwconv3x3_interior4<Arch, stride>(rows, std::size_t(at(ox)), C, wv, bias, act, out(ox));
+            dwconv3x3_interior4<Arch, stride>(rows, std::size_t(at(ox)), C, wv, bias, act, sc(ox), keep, out(ox));
     }
-    for (; ox < inner_end; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 3>(rows, at(ox), C, wv, bias, act, out(ox));
+    for (; ox < inner_end; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 3>(rows, at(ox), C, wv, bias, act, sc(ox), keep, out(ox));
     // The last column when its window passes the right edge.
-    for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, act, out(ox));
+    for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, act, sc(ox), keep, out(ox));
 }
 
 // Two consecutive output rows at stride 1 whose windows lie inside the image vertically
 // (rows[0..3] are input rows oy - 1 .. oy + 2), one channel vector.
 template <class Arch>
 inline void dwconv3x3_row_pair_vector(const float* const rows[4], int width, int C, int c, const vfloat<Arch>* wv,
-                                      vfloat<Arch> bias, Activation act, float* out_row0, float* out_row1) {
+                                      vfloat<Arch> bias, Activation act, const float* shortcut_row0,
+                                      const float* shortcut_row1, lane_mask<Arch> keep, float* out_row0, float* out_row1) {
     const int inner_end = std::max(1, width - 1);
     const std::size_t step = std::size_t(C);
     const auto at = [&](int ox) { return std::ptrdiff_t(ox - 1) * C + c; };
     const auto out0 = [&](int ox) { return out_row0 + std::size_t(ox) * step + std::size_t(c); };
     const auto out1 = [&](int ox) { return out_row1 + std::size_t(ox) * step + std::size_t(c); };
+    const auto sc0 = [&](int ox) { return shortcut_row0 ? shortcut_row0 + std::size_t(ox) * step + std::size_t(c) : nullptr; };
+    const auto sc1 = [&](int ox) { return shortcut_row1 ? shortcut_row1 + std::size_t(ox) * step + std::size_t(c) : nullptr; };
     const float* const* rows1 = rows + 1;
     if (width == 1) {
-        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows, at(0), C, wv, bias, act, out0(0));
-        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows1, at(0), C, wv, bias, act, out1(0));
+        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows, at(0), C, wv, bias, act, sc0(0), keep, out0(0));
+        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows1, at(0), C, wv, bias, act, sc1(0), keep, out1(0));
     } else {
-        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows, at(0), C, wv, bias, act, out0(0));
-        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows1, at(0), C, wv, bias, act, out1(0));
+        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows, at(0), C, wv, bias, act, sc0(0), keep, out0(0));
+        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows1, at(0), C, wv, bias, act, sc1(0), keep, out1(0));
     }
     int ox = 1;
     for (; ox + 4 <= inner_end; ox += 4)
-        dwconv3x3_interior4x2<Arch>(rows, std::size_t(at(ox)), C, wv, bias, act, out0(ox), out1(ox));
+        dwconv3x3_interior4x2<Arch>(rows, std::size_t(at(ox)), C, wv, bias, act, sc0(ox), sc1(ox), keep, out0(ox),
+                                    out1(ox));
     for (; ox < inner_end; ++ox) {
-        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows, at(ox), C, wv, bias, act, out0(ox));
-        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows1, at(ox), C, wv, bias, act, out1(ox));
+        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows, at(ox), C, wv, bias, act, sc0(ox), keep, out0(ox));
+        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows1, at(ox), C, wv, bias, act, sc1(ox), keep, out1(ox));
     }
     for (; ox < width; ++ox) {
-        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows, at(ox), C, wv, bias, act, out0(ox));
-        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows1, at(ox), C, wv, bias, act, out1(ox));
+        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows, at(ox), C, wv, bias, act, sc0(ox), keep, out0(ox));
+        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows1, at(ox), C, wv, bias, act, sc1(ox), keep, out1(ox));
     }
 }
 
@@ -180,37 +210,43 @@ constexpr bool dwconv_row_pairs() {
     return vfloat<Arch>::size == 16 || std::is_base_of<xsimd::neon, Arch>::value;
 }
 
-}  // namespace detail
-
-// Depthwise 3x3, padding 1, stride 1 or 2: the same contract as reference::dwconv3x3.
-// Vectorised over channels (NHWC keeps them contiguous). For each output row and channel
-// vector the nine weight vectors stay in registers while the row is swept; interior pixels
-// take a fully unrolled path, the border taps are clipped.
-template <class Arch = xsimd::default_arch>
-void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w, Activation act,
-               float* output) {
+// Depthwise 3x3, padding 1, stride 1 or 2, with the partial shortcut added when
+// `shortcut.input` is not null. Vectorised over channels (NHWC keeps them contiguous). For
+// each output row and channel vector the nine weight vectors stay in registers while the row
+// is swept; interior pixels take a fully unrolled path, the border taps are clipped.
+template <class Arch>
+void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w, Activation act,
+                    const PartialShortcut& shortcut, float* output) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
     const int C = w.channels, cs = w.channel_stride, W = r.width, s = r.stride;
     const int vector_end = C / L * L;
     const int ow = conv3x3_output_size(W, s);
     const std::size_t row_floats = std::size_t(W) * C;
+    // The shortcut's row that is added to output row y, if any.
+    const auto shortcut_row = [&](int y) -> const float* {
+        return shortcut.input ? shortcut.input + std::size_t(y - r.out_row_begin) * ow * C : nullptr;
+    };
     // Output rows y and y + 1 at stride 1, both windows inside the image vertically.
     const auto pair_rows = [&](int y) {
         const float* rows[4];
         for (int k = 0; k < 4; ++k) rows[k] = input + std::size_t(y + k - 1 - r.input_first_row) * row_floats;
         float* out0 = output + std::size_t(y - r.out_row_begin) * ow * C;
         float* out1 = out0 + std::size_t(ow) * C;
+        const float* sc0 = shortcut_row(y);
         const auto sweep = [&](int c) {
             V wv[9], bias;
-            detail::load_depthwise_vector<Arch>(w, c, wv, bias);
-            detail::dwconv3x3_row_pair_vector<Arch>(rows, W, C, c, wv, bias, act, out0, out1);
+            load_depthwise_vector<Arch>(w, c, wv, bias);
+            const bool add = sc0 && c < shortcut.channels;
+            dwconv3x3_row_pair_vector<Arch>(rows, W, C, c, wv, bias, act, add ? sc0 : nullptr,
+                                            add ? sc0 + std::size_t(ow) * C : nullptr,
+                                            lanes_below<Arch>(c, shortcut.channels), out0, out1);
         };
         for (int c = 0; c < vector_end; c += L) sweep(c);
         if (C % L != 0) sweep(C - L);
     };
     for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
-        if constexpr (detail::dwconv_row_pairs<Arch>()) {
+        if constexpr (dwconv_row_pairs<Arch>()) {
             if (s == 1 && C >= L && oy >= 1 && oy + 1 < r.out_row_end && oy + 2 < r.height) {
                 pair_rows(oy);
                 ++oy;
@@ -224,18 +260,22 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
         for (int ky = ky_begin; ky < ky_end; ++ky)
             rows[ky] = input + std::size_t(oy * s + ky - 1 - r.input_first_row) * row_floats;
         float* out_row = output + std::size_t(oy - r.out_row_begin) * ow * C;
+        const float* sc = shortcut_row(oy);
 
         // Whole vectors; a channel count that is not a multiple of the vector ends with one more
         // vector aligned to the last channel, overlapping the previous one (those channels are
         // computed twice, identically), so only counts below one vector need scalar code.
         const auto sweep = [&](int c) {
             V wv[9], bias;
-            detail::load_depthwise_vector<Arch>(w, c, wv, bias);
+            load_depthwise_vector<Arch>(w, c, wv, bias);
+            const float* add = sc && c < shortcut.channels ? sc : nullptr;
+            const lane_mask<Arch> keep = lanes_below<Arch>(c, shortcut.channels);
             const auto row = [&](auto ky0, auto ky1) {
+                constexpr int k0 = decltype(ky0)::value, k1 = decltype(ky1)::value;
                 if (s == 1)
-                    detail::dwconv3x3_row_vector<Arch, 1, decltype(ky0)::value, decltype(ky1)::value>(rows, W, C, c, wv, bias, act, out_row);
+                    dwconv3x3_row_vector<Arch, 1, k0, k1>(rows, W, C, c, wv, bias, act, add, keep, out_row);
                 else
-                    detail::dwconv3x3_row_vector<Arch, 2, decltype(ky0)::value, decltype(ky1)::value>(rows, W, C, c, wv, bias, act, out_row);
+                    dwconv3x3_row_vector<Arch, 2, k0, k1>(rows, W, C, c, wv, bias, act, add, keep, out_row);
             };
             using K0 = std::integral_constant<int, 0>;
             using K1 = std::integral_constant<int, 1>;
@@ -257,10 +297,30 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
                 for (int ky = ky_begin; ky < ky_end; ++ky)
                     for (int kx = kx_begin; kx < kx_end; ++kx)
                         acc = std::fma(rows[ky][std::size_t(ox * s + kx - 1) * C + c], w.weights[(ky * 3 + kx) * cs + c], acc);
-                out_row[std::size_t(ox) * C + c] = apply_activation(acc, act);
+                float value = apply_activation(acc, act);
+                if (sc && c < shortcut.channels) value += sc[std::size_t(ox) * C + c];
+                out_row[std::size_t(ox) * C + c] = value;
             }
         }
     }
+}
+
+}  // namespace detail
+
+// Depthwise 3x3, padding 1, stride 1 or 2: the same contract as reference::dwconv3x3.
+template <class Arch = xsimd::default_arch>
+void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w, Activation act,
+               float* output) {
+    detail::dwconv3x3_rows<Arch>(input, r, w, act, PartialShortcut{}, output);
+}
+
+// The output depthwise of a block with a shortcut, the shortcut added as each output vector is
+// stored (no second pass over the output): the same contract as
+// reference::dwconv3x3_add_shortcut.
+template <class Arch = xsimd::default_arch>
+void dwconv3x3_add_shortcut(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
+                            const PartialShortcut& shortcut, float* output) {
+    detail::dwconv3x3_rows<Arch>(input, r, w, Activation::none, shortcut, output);
 }
 
 }  // namespace mobilenext::kernels::simd
