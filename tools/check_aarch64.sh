@@ -37,7 +37,10 @@ file "$tests" | grep -q 'ARM aarch64' || fail "$tests is not an AArch64 program:
 run() { qemu-aarch64 -L "$sysroot" "$@"; }
 
 # The header-only kernels: the compiler's default instruction set there is xsimd::neon64.
-run "$tests" --gtest_list_tests | grep -q 'TypeParam = mobilenext::kernels::SimdKernels<xsimd::neon64>' ||
+# The listing is captured before it is searched: `grep -q` stops reading at the first match, and
+# under pipefail the SIGPIPE that then kills a longer listing would fail the check.
+listing=$(run "$tests" --gtest_list_tests) || fail "listing the unit tests"
+grep -q 'TypeParam = mobilenext::kernels::SimdKernels<xsimd::neon64>' <<< "$listing" ||
   fail "the kernel tests do not run SimdKernels<xsimd::neon64>"
 
 echo "== unit tests under qemu-aarch64"
