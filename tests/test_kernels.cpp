@@ -199,7 +199,7 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
 TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
     std::uint32_t seed = 200;
     for (int in : {1, 3, 4})
-        for (int out : {8, 16, 17, 24, 32, 33, 48})
+        for (int out : {8, 16, 17, 24, 32, 33, 48, 72})
             for (auto [h, w] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {15, 15}, {32, 33}, {9, 4}}) {
                 const int batch = 2;
                 const auto torch_w = random_vector(std::size_t(out) * in * 9, seed++);

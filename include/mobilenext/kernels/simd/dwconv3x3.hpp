@@ -207,7 +207,7 @@ inline void load_depthwise_vector(const DepthwiseWeights& w, int c, vfloat<Arch>
 // sets with 32 vector registers (AVX-512, NEON); with 16 they would spill.
 template <class Arch>
 constexpr bool dwconv_row_pairs() {
-    return vfloat<Arch>::size == 16 || std::is_base_of<xsimd::neon, Arch>::value;
+    return vector_registers<Arch>() == 32;
 }
 
 // Depthwise 3x3, padding 1, stride 1 or 2, with the partial shortcut added when

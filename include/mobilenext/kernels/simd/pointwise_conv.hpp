@@ -16,9 +16,14 @@ namespace detail {
 // NEON, 12 of the 16 of SSE and AVX2; the rest hold weights and the broadcast input.
 template <class Arch>
 constexpr int tile_rows(int vectors) {
-    constexpr int L = int(vfloat<Arch>::size);
-    constexpr int budget = (L == 16 || std::is_base_of<xsimd::neon, Arch>::value) ? 24 : 12;
-    return budget / vectors > 4 ? budget / vectors : 4;
+    return accumulator_budget<Arch>() / vectors;
+}
+
+// Widest column tile, in vectors: 4 x 6 rows with 32 registers; 2 x 6 rows with 16 (a tile
+// of 4 vectors would have 4 rows, 16 accumulators, and spill).
+template <class Arch>
+constexpr int widest_column_tile() {
+    return vector_registers<Arch>() == 32 ? 4 : 2;
 }
 
 // One register tile of the GEMM: `rows` pixels x `vectors` vectors of output channels,
@@ -106,13 +111,16 @@ inline void pointwise_columns(const float* input, std::size_t pixels, const Poin
 }
 
 // Vectors of the column tile that starts at column co. Tiles never cross a panel: the widest
-// that divides the panel's vectors evenly, else tiles of 4 and a narrower last one.
+// that divides the panel's vectors evenly, else tiles of the widest and a narrower last one.
 template <class Arch>
 inline int column_tile_vectors(const PointwiseWeights& w, int co) {
-    constexpr int L = int(vfloat<Arch>::size);
+    constexpr int L = int(vfloat<Arch>::size), widest = widest_column_tile<Arch>();
     const int panel = co / kPointwisePanel * kPointwisePanel;
     const int vectors = (std::min(kPointwisePanel, w.out_channels - panel) + L - 1) / L;
-    const int width = vectors % 4 == 0 ? 4 : vectors % 3 == 0 ? 3 : vectors <= 2 ? vectors : 4;
+    const int width = vectors % widest == 0 ? widest
+                      : vectors % 3 == 0 && widest >= 3 ? 3
+                      : vectors <= widest ? vectors
+                                          : widest;
     const int v = (co - panel) / L;
     return v + width <= vectors ? width : vectors - v;
 }
@@ -143,9 +151,14 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
             const int count = detail::column_tile_vectors<Arch>(w, co), next = co + count * L;
             // Prefetching pays on the first pass over the weights; later chunks find them in cache.
             const int next_count = k == 0 && next < w.out_channels ? detail::column_tile_vectors<Arch>(w, next) : 0;
+            constexpr int widest = detail::widest_column_tile<Arch>();
             switch (count) {
-                case 4: detail::pointwise_columns<Arch, 4>(in, n, w, co, act, out, next, next_count); break;
-                case 3: detail::pointwise_columns<Arch, 3>(in, n, w, co, act, out, next, next_count); break;
+                case 4:
+                    if constexpr (widest >= 4) detail::pointwise_columns<Arch, 4>(in, n, w, co, act, out, next, next_count);
+                    break;
+                case 3:
+                    if constexpr (widest >= 3) detail::pointwise_columns<Arch, 3>(in, n, w, co, act, out, next, next_count);
+                    break;
                 case 2: detail::pointwise_columns<Arch, 2>(in, n, w, co, act, out, next, next_count); break;
                 default: detail::pointwise_columns<Arch, 1>(in, n, w, co, act, out, next, next_count); break;
             }

@@ -9,44 +9,112 @@ namespace mobilenext::kernels::simd {
 
 namespace detail {
 
-// `pixels` consecutive interior output pixels of one stem row, all `vectors` output vectors at
-// once: each tap's weight vectors are loaded once for all the pixels (the per-pixel path
-// reloads 27 of them per pixel), and each input value is broadcast once for all vectors.
-// Taps run in the order of the per-pixel path, so every pixel gets the same rounding.
+// One tap (ky, kx, ci) for every pixel and vector of a tile: `in` is the tap's input for the
+// first pixel, the next pixel's is pixel_step floats further.
 template <class Arch, int vectors, int pixels>
-inline void stem_interior(const float* const rows[3], int ox, int Ci, const StemWeights& w, float* out, int Co) {
+MOBILENEXT_ALWAYS_INLINE inline void stem_tap(vfloat<Arch> (&acc)[pixels][vectors], const float* wrow, const float* in,
+                                              std::size_t pixel_step) {
+    using V = vfloat<Arch>;
+    constexpr int L = int(V::size);
+    V wv[vectors];
+    MOBILENEXT_UNROLL
+    for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
+    MOBILENEXT_UNROLL
+    for (int p = 0; p < pixels; ++p) {
+        const V a(in[std::size_t(p) * pixel_step]);
+        MOBILENEXT_UNROLL
+        for (int j = 0; j < vectors; ++j) acc[p][j] = fused_multiply_add(a, wv[j], acc[p][j]);
+    }
+}
+
+// `pixels` consecutive interior output pixels of one stem row, `vectors` output vectors from
+// channel co (wider stems go in groups of vectors): each tap's weight vectors are loaded once
+// for all the pixels (the per-pixel path reloads 27 of them per pixel), and each input value
+// is broadcast once for all vectors. Taps run in the order of the per-pixel path, so every
+// pixel gets the same rounding.
+// `channels` is Ci when it is fixed at compile time (else 0): the taps (kx, ci) of a window row
+// are then one fully unrolled run of 3 * Ci consecutive inputs and weight rows, their offsets
+// constants.
+template <class Arch, int vectors, int pixels, int channels>
+inline void stem_interior(const float* const rows[3], int ox, int Ci, const StemWeights& w, int co, float* out,
+                          int Co) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
     V acc[pixels][vectors];
     MOBILENEXT_UNROLL
     for (int j = 0; j < vectors; ++j) {
-        const V b = V::load_unaligned(w.bias + j * L);
+        const V b = V::load_unaligned(w.bias + co + j * L);
         MOBILENEXT_UNROLL
         for (int p = 0; p < pixels; ++p) acc[p][j] = b;
     }
-    for (int ky = 0; ky < 3; ++ky)
-        for (int kx = 0; kx < 3; ++kx) {
-            const float* in = rows[ky] + std::size_t((ox * 2 + kx - 1)) * Ci;
-            const float* wrow = w.weights + std::size_t((ky * 3 + kx) * Ci) * w.out_stride;
-            for (int ci = 0; ci < Ci; ++ci, wrow += w.out_stride) {
-                V wv[vectors];
-                MOBILENEXT_UNROLL
-                for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
-                MOBILENEXT_UNROLL
-                for (int p = 0; p < pixels; ++p) {
-                    const V a(in[std::size_t(2 * p) * Ci + ci]);
-                    MOBILENEXT_UNROLL
-                    for (int j = 0; j < vectors; ++j) acc[p][j] = fused_multiply_add(a, wv[j], acc[p][j]);
-                }
-            }
+    if constexpr (channels != 0) {
+        for (int ky = 0; ky < 3; ++ky) {
+            const float* in = rows[ky] + std::size_t(ox * 2 - 1) * channels;
+            const float* wrow = w.weights + std::size_t(ky * 3 * channels) * w.out_stride + co;
+            MOBILENEXT_UNROLL
+            for (int t = 0; t < 3 * channels; ++t, wrow += w.out_stride)
+                stem_tap<Arch, vectors, pixels>(acc, wrow, in + t, 2 * channels);
         }
+    } else {
+        for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx) {
+                const float* in = rows[ky] + std::size_t((ox * 2 + kx - 1)) * Ci;
+                const float* wrow = w.weights + std::size_t((ky * 3 + kx) * Ci) * w.out_stride + co;
+                for (int ci = 0; ci < Ci; ++ci, wrow += w.out_stride)
+                    stem_tap<Arch, vectors, pixels>(acc, wrow, in + ci, std::size_t(2) * Ci);
+            }
+    }
     MOBILENEXT_UNROLL
     for (int p = 0; p < pixels; ++p)
         MOBILENEXT_UNROLL
         for (int j = 0; j < vectors; ++j)
-            if (j * L < Co)
-                store_first<Arch>(activate<Arch>(acc[p][j], Activation::relu6), out + std::size_t(p) * Co + j * L,
-                                  Co - j * L);
+            if (co + j * L < Co)
+                store_first<Arch>(activate<Arch>(acc[p][j], Activation::relu6), out + std::size_t(p) * Co + co + j * L,
+                                  Co - co - j * L);
+}
+
+// Vectors per group and pixels per block of the interior: 3 x 8 accumulators with 32 vector
+// registers, 4 x 3 with 16 (the 32 channels of the usual stem at once on AVX2; 2 x 6 and
+// 1 x 12, which broadcast each input to fewer vectors, measured 1.7-2x slower).
+template <class Arch>
+constexpr int stem_group_vectors() {
+    return vector_registers<Arch>() == 32 ? 3 : 4;
+}
+template <class Arch>
+constexpr int stem_block_pixels() {
+    return vector_registers<Arch>() == 32 ? 8 : 3;
+}
+
+template <class Arch, int pixels, int channels>
+inline void stem_interior_vectors(int vectors, const float* const rows[3], int ox, int Ci, const StemWeights& w,
+                                  int co, float* out, int Co) {
+    constexpr int group = stem_group_vectors<Arch>();
+    switch (vectors) {
+        case 1: stem_interior<Arch, 1, pixels, channels>(rows, ox, Ci, w, co, out, Co); break;
+        case 2: stem_interior<Arch, 2, pixels, channels>(rows, ox, Ci, w, co, out, Co); break;
+        case 3:
+            if constexpr (group >= 3) stem_interior<Arch, 3, pixels, channels>(rows, ox, Ci, w, co, out, Co);
+            break;
+        default:
+            if constexpr (group >= 4) stem_interior<Arch, 4, pixels, channels>(rows, ox, Ci, w, co, out, Co);
+            break;
+    }
+}
+
+// `vectors` (1 .. stem_group_vectors) output vectors from channel co. With 16 registers, RGB
+// and single-channel images have their channel count fixed at compile time (about 1.2x on AVX2);
+// with 32, the 24 accumulators of a fully unrolled window spilled (three times slower).
+template <class Arch, int pixels>
+inline void stem_interior_group(int vectors, const float* const rows[3], int ox, int Ci, const StemWeights& w, int co,
+                                float* out, int Co) {
+    if (vector_registers<Arch>() == 32)
+        stem_interior_vectors<Arch, pixels, 0>(vectors, rows, ox, Ci, w, co, out, Co);
+    else if (Ci == 3)
+        stem_interior_vectors<Arch, pixels, 3>(vectors, rows, ox, Ci, w, co, out, Co);
+    else if (Ci == 1)
+        stem_interior_vectors<Arch, pixels, 1>(vectors, rows, ox, Ci, w, co, out, Co);
+    else
+        stem_interior_vectors<Arch, pixels, 0>(vectors, rows, ox, Ci, w, co, out, Co);
 }
 
 }  // namespace detail
@@ -64,11 +132,11 @@ void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_ro
     const int vectors = (Co + L - 1) / L;
     // Output columns whose 3-wide window lies inside the image.
     const int ox_inner_end = std::max(1, (width - 2) / 2 + 1);
-    constexpr int block = 8;
+    constexpr int block = detail::stem_block_pixels<Arch>(), group = detail::stem_group_vectors<Arch>();
     for (int oy = out_row_begin; oy < out_row_end; ++oy) {
         const int ky_begin = oy == 0 ? 1 : 0, ky_end = std::min(3, height - oy * 2 + 1);
         int ox_fast_begin = ow, ox_fast_end = ow;  // the blocked interior, if this row has one
-        if (ky_begin == 0 && ky_end == 3 && vectors <= 3 && ox_inner_end - 1 >= block) {
+        if (ky_begin == 0 && ky_end == 3 && ox_inner_end - 1 >= block) {
             const float* rows[3];
             for (int ky = 0; ky < 3; ++ky) rows[ky] = image + std::size_t(oy * 2 + ky - 1) * width * Ci;
             // The last block ends at the last interior column, overlapping the one before it:
@@ -79,12 +147,8 @@ void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_ro
             for (int next = ox_fast_begin; next < ox_fast_end; next += block) {
                 const int ox = std::min(next, ox_fast_end - block);
                 float* out = output + (std::size_t(oy - out_row_begin) * ow + ox) * Co;
-                if (vectors == 1)
-                    detail::stem_interior<Arch, 1, block>(rows, ox, Ci, w, out, Co);
-                else if (vectors == 2)
-                    detail::stem_interior<Arch, 2, block>(rows, ox, Ci, w, out, Co);
-                else
-                    detail::stem_interior<Arch, 3, block>(rows, ox, Ci, w, out, Co);
+                for (int v = 0; v < vectors; v += group)
+                    detail::stem_interior_group<Arch, block>(std::min(group, vectors - v), rows, ox, Ci, w, v * L, out, Co);
             }
         }
         for (int ox = 0; ox < ow; ++ox) {

@@ -16,10 +16,32 @@
 #define MOBILENEXT_UNROLL
 #endif
 
+// For helpers (lambdas included) that hold a register tile by reference: called from an
+// unrolled loop, GCC may keep them out of line, and the tile then lives in memory.
+#if defined(__GNUC__) || defined(__clang__)
+#define MOBILENEXT_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define MOBILENEXT_ALWAYS_INLINE
+#endif
+
 namespace mobilenext::kernels::simd {
 
 template <class Arch>
 using vfloat = xsimd::batch<float, Arch>;
+
+// Vector registers of the instruction set: 32 on AVX-512 and AArch64 NEON, 16 on AVX2, AVX
+// and SSE. Register tiles are sized by it; a tile that needs more spills to the stack.
+template <class Arch>
+constexpr int vector_registers() {
+    return vfloat<Arch>::size == 16 || std::is_base_of<xsimd::neon, Arch>::value ? 32 : 16;
+}
+
+// Accumulators a register tile may hold: three quarters of the registers, the rest for the
+// operands loaded or broadcast each step.
+template <class Arch>
+constexpr int accumulator_budget() {
+    return vector_registers<Arch>() * 3 / 4;
+}
 
 // x * y + z rounded once. xsimd 8.1 has no AVX-512 fma: there xsimd::fma is x * y + z, which
 // the compiler fuses or not depending on optimisation and context, so the same sum could round
