@@ -36,6 +36,16 @@ constexpr int vector_registers() {
     return vfloat<Arch>::size == 16 || std::is_base_of<xsimd::neon, Arch>::value ? 32 : 16;
 }
 
+// Whether the instruction set has FMA (x86's FMA3 sets; AVX-512 and NEON have their own
+// 32-register paths). Without it fused_multiply_add is x * y + z, which a compiler allowed FMA
+// for the translation unit may contract in one kernel path and not in another, so a path that
+// must round like the others is kept to instruction sets where it is one instruction.
+template <class Arch>
+constexpr bool has_fma3() {
+    return std::is_base_of<xsimd::fma3<xsimd::sse4_2>, Arch>::value || std::is_base_of<xsimd::fma3<xsimd::avx>, Arch>::value ||
+           std::is_base_of<xsimd::fma3<xsimd::avx2>, Arch>::value;
+}
+
 // Accumulators a register tile may hold: three quarters of the registers, the rest for the
 // operands loaded or broadcast each step.
 template <class Arch>
@@ -52,6 +62,19 @@ inline vfloat<Arch> fused_multiply_add(vfloat<Arch> x, vfloat<Arch> y, vfloat<Ar
     if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) return _mm512_fmadd_ps(x, y, z);
 #endif
     return xsimd::fma(x, y, z);
+}
+
+// Keeps a loaded vector in a register: otherwise, short of registers, the compiler folds the
+// load into every FMA that uses the value, one load per use instead of one.
+template <class Arch>
+MOBILENEXT_ALWAYS_INLINE inline void keep_in_register(vfloat<Arch>& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    typename vfloat<Arch>::register_type r = v;
+    __asm__("" : "+x"(r));
+    v = r;
+#else
+    (void)v;
+#endif
 }
 
 template <class Arch>
