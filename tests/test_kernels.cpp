@@ -175,6 +175,9 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     // output width), the balanced mixes of two heights, and counts past one full tile.
     std::vector<std::size_t> pixel_counts{49, 196};
     for (std::size_t p = 1; p <= 25; ++p) pixel_counts.push_back(p);
+    // Weights in panels of 64 columns (the default, AVX-512's) and of 16 (AVX2's), whichever
+    // the kernel set packs its own with.
+    for (int panel : {kPointwisePanel, 16})
     for (std::size_t pixels : pixel_counts)
         for (int in : kChannels)
             // 64: four AVX-512 vectors, the widest register tile and one weight panel; 130 and
@@ -182,15 +185,15 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
             for (int out : {1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 96, 130, 144, 200}) {
                 const auto torch_w = random_vector(std::size_t(out) * in, seed++);
                 const auto bias = random_vector(out, seed++);
-                const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+                const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out, panel);
                 const auto input = random_vector(pixels * in, seed++, -2.0f, 2.0f);
                 for (Activation act : {Activation::none, Activation::relu6}) {
                     std::vector<float> expected(pixels * out), actual(expected.size(), -99.0f);
                     ReferenceKernels::pointwise_conv(input.data(), pixels, packed.view(), act, expected.data());
                     TypeParam::pointwise_conv(input.data(), pixels, packed.view(), act, actual.data());
-                    const std::string what = "pointwise_conv pixels " + std::to_string(pixels) + " in " +
-                                             std::to_string(in) + " out " + std::to_string(out) +
-                                             (act == Activation::relu6 ? " relu6" : "");
+                    const std::string what = "pointwise_conv panel " + std::to_string(panel) + " pixels " +
+                                             std::to_string(pixels) + " in " + std::to_string(in) + " out " +
+                                             std::to_string(out) + (act == Activation::relu6 ? " relu6" : "");
                     ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(), what, 1e-4f, 1e-4f));
                 }
             }
@@ -263,19 +266,21 @@ TYPED_TEST(SimdKernelTest, GlobalAveragePoolMatchesReference) {
 
 TYPED_TEST(SimdKernelTest, FullyConnectedMatchesReference) {
     std::uint32_t seed = 500;
+    for (int panel : {kPointwisePanel, 16})
     for (int batch : {1, 2, 4, 5, 8})
         for (int in : {1, 17, 144, 1280})
             for (int out : {1, 10, 17, 1000}) {
                 const auto torch_w = random_vector(std::size_t(out) * in, seed++);
                 const auto bias = random_vector(out, seed++);
-                const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
+                const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out, panel);
                 const auto input = random_vector(std::size_t(batch) * in, seed++);
                 std::vector<float> expected(std::size_t(batch) * out), actual(expected.size(), -99.0f);
                 ReferenceKernels::fully_connected(input.data(), batch, packed.view(), expected.data());
                 TypeParam::fully_connected(input.data(), batch, packed.view(), actual.data());
                 ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
-                                      "fully_connected batch " + std::to_string(batch) + " in " + std::to_string(in) +
-                                          " out " + std::to_string(out),
+                                      "fully_connected panel " + std::to_string(panel) + " batch " +
+                                          std::to_string(batch) + " in " + std::to_string(in) + " out " +
+                                          std::to_string(out),
                                       1e-4f, 1e-4f));
             }
 }
@@ -356,6 +361,22 @@ TEST(PackedPointwise, ColumnPanelsHoldTheTorchWeights) {
     EXPECT_EQ(middle.out_channels, 64);
     EXPECT_EQ(middle.out_stride, 64);
     EXPECT_EQ(*middle.at(4, 63), float(127 * 10 + 4));
+
+    // Panels of 16 columns: ten of them, each [in][16], the last with 10 padding columns.
+    const PackedPointwise narrow = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out, 16);
+    const PointwiseWeights n = narrow.view();
+    EXPECT_EQ(n.panel_width(0), 16);
+    EXPECT_EQ(n.panel_width(159), 16);
+    EXPECT_EQ(n.at(0, 16), n.weights + 16 * in);
+    EXPECT_EQ(n.at(1, 0), n.weights + 16);
+    for (int co = 0; co < out; ++co)
+        for (int ci = 0; ci < in; ++ci) ASSERT_EQ(*n.at(ci, co), float(co * 10 + ci)) << "column " << co;
+    const PointwiseWeights n_tail = n.columns(144, out);
+    EXPECT_EQ(n_tail.out_channels, out - 144);
+    EXPECT_EQ(n_tail.out_stride, 16);
+    EXPECT_EQ(*n_tail.at(2, 5), float(149 * 10 + 2));
+    // A panel width that is not a whole number of 16-float vectors is refused.
+    EXPECT_THROW(pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out, 24), Error);
 }
 
 }  // namespace

@@ -59,15 +59,16 @@ inline DepthwiseRows whole_image(int height, int width, int stride) {
     return {height, width, stride, 0, 0, conv3x3_output_size(height, stride)};
 }
 
-// Output columns per panel of packed pointwise weights. A register tile reads the rows of
-// one panel in order: a contiguous stream the prefetchers follow. In a plain [ci][co] matrix
-// those rows lie 2-5 KB apart at 576-1280 columns, a different 4 KB page almost every row,
-// where the prefetchers stop, and a layer whose weights come from L3 waits on each row.
+// Output columns per panel of packed pointwise weights, unless a kernel set asks for others
+// (SimdKernels::pointwise_panel: its widest register tile). A register tile reads the rows
+// of one panel in order: a contiguous stream the prefetchers follow. In a plain [ci][co]
+// matrix those rows lie 2-5 KB apart at 576-1280 columns, a different 4 KB page almost every
+// row, where the prefetchers stop, and a layer whose weights come from L3 waits on each row.
 inline constexpr int kPointwisePanel = 64;
 
-// Panel p holds the columns [p * kPointwisePanel, p * kPointwisePanel + width) for every
-// input channel as [in_channels][width], width = min(kPointwisePanel, out_stride - its first
-// column); the panels follow one another.
+// Panel p holds the columns [p * panel, p * panel + width) for every input channel as
+// [in_channels][width], width = min(panel, out_stride - its first column); the panels follow
+// one another. `panel` is a multiple of kChannelAlign.
 // The partial identity shortcut, added by the output depthwise convolution of a block before
 // it stores (stride 1, as many input as output channels): `input` holds the block's input
 // rows from the output's first row on, in the output's layout, and its first `channels`
@@ -83,24 +84,23 @@ struct PointwiseWeights {
     int in_channels = 0;
     int out_channels = 0;
     int out_stride = 0;
+    int panel = kPointwisePanel;  // columns per panel
 
     // Floats per row of the panel holding column co.
-    int panel_width(int co) const {
-        return std::min(kPointwisePanel, out_stride - co / kPointwisePanel * kPointwisePanel);
-    }
+    int panel_width(int co) const { return std::min(panel, out_stride - co / panel * panel); }
     // The weight of input channel ci for output column co; the next input channel's is
     // panel_width(co) floats further.
     const float* at(int ci, int co) const {
-        const int first = co / kPointwisePanel * kPointwisePanel;
+        const int first = co / panel * panel;
         return weights + std::size_t(first) * in_channels + std::size_t(ci) * panel_width(co) + (co - first);
     }
-    // The columns [begin, end) as weights of their own (begin a multiple of kPointwisePanel).
+    // The columns [begin, end) as weights of their own (begin a multiple of panel).
     PointwiseWeights columns(int begin, int end) const {
         PointwiseWeights c = *this;
         c.weights += std::size_t(begin) * in_channels;
         c.bias += begin;
         c.out_channels = std::min(end, out_channels) - begin;
-        c.out_stride = std::min(out_stride, (end + kPointwisePanel - 1) / kPointwisePanel * kPointwisePanel) - begin;
+        c.out_stride = std::min(out_stride, (end + panel - 1) / panel * panel) - begin;
         return c;
     }
 };

@@ -29,6 +29,8 @@ struct ReferenceKernels {
     static constexpr auto add_partial_shortcut = &reference::add_partial_shortcut;
     static constexpr auto global_average_pool = &reference::global_average_pool;
     static constexpr auto fully_connected = &reference::fully_connected;
+    // Columns per panel of the blocks' pointwise weights (any multiple of kChannelAlign works).
+    static constexpr int pointwise_panel = kPointwisePanel;
 };
 
 // The vector kernels for one instruction set; the default is the best the compiler flags
@@ -44,6 +46,7 @@ struct SimdKernels {
     static constexpr auto add_partial_shortcut = &simd::add_partial_shortcut<Arch>;
     static constexpr auto global_average_pool = &simd::global_average_pool<Arch>;
     static constexpr auto fully_connected = &simd::fully_connected<Arch>;
+    static constexpr int pointwise_panel = simd::pointwise_panel<Arch>();
 };
 
 }  // namespace mobilenext::kernels

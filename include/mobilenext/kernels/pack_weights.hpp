@@ -3,8 +3,10 @@
 // into the layouts of kernel_args.hpp. Done once at load; the kernels only read the result.
 #include <algorithm>
 #include <cstddef>
+#include <string>
 
 #include "../core/aligned_buffer.hpp"
+#include "../core/error.hpp"
 #include "kernel_args.hpp"
 
 namespace mobilenext {
@@ -18,8 +20,9 @@ struct PackedDepthwise {
 struct PackedPointwise {
     AlignedBuffer weights, bias;
     int in_channels = 0, out_channels = 0;
+    int panel = kPointwisePanel;
     PointwiseWeights view() const {
-        return {weights.data(), bias.data(), in_channels, out_channels, round_up_channels(out_channels)};
+        return {weights.data(), bias.data(), in_channels, out_channels, round_up_channels(out_channels), panel};
     }
 };
 
@@ -52,12 +55,17 @@ inline PackedDepthwise pack_depthwise(const float* torch_weights, const float* s
 }
 
 // torch_weights: [out][in] (a 1x1 convolution's [out][in][1][1], or a Linear's [out][in]),
-// into the column panels of PointwiseWeights.
+// into the column panels of PointwiseWeights, `panel` columns each (a multiple of
+// kChannelAlign; see SimdKernels::pointwise_panel).
 inline PackedPointwise pack_pointwise(const float* torch_weights, const float* scale, const float* bias,
-                                      int in_channels, int out_channels) {
+                                      int in_channels, int out_channels, int panel = kPointwisePanel) {
+    internal::check(panel > 0 && panel % kChannelAlign == 0,
+                    "pointwise weights: panels of " + std::to_string(panel) + " columns, expected a multiple of " +
+                        std::to_string(kChannelAlign));
     PackedPointwise p;
     p.in_channels = in_channels;
     p.out_channels = out_channels;
+    p.panel = panel;
     p.weights.resize(std::size_t(in_channels) * round_up_channels(out_channels));
     p.bias = internal::pack_bias(bias, out_channels);
     const PointwiseWeights view = p.view();

@@ -21,8 +21,8 @@ void fully_connected_streaming(const float* input, int batch, const PointwiseWei
     constexpr int L = int(V::size);
     const int K = w.in_channels, N = w.out_channels;
     for (int n = 0; n < batch; ++n) std::copy(w.bias, w.bias + N, output + std::size_t(n) * N);
-    for (int panel = 0; panel < N; panel += kPointwisePanel) {
-        const int columns = std::min(kPointwisePanel, N - panel), full = columns / L * L;
+    for (int panel = 0; panel < N; panel += w.panel) {
+        const int columns = std::min(w.panel, N - panel), full = columns / L * L;
         const std::size_t step = std::size_t(w.panel_width(panel));
         const float* wrow = w.at(0, panel);
         for (int ci = 0; ci < K; ++ci, wrow += step) {
