@@ -39,29 +39,46 @@ constexpr int pointwise_panel() {
 
 namespace detail {
 
-// One register tile of the GEMM: `rows` pixels x `vectors` vectors of output channels,
-// starting at output channel `co` (`output` points at column co of the first pixel). The
-// accumulators stay in registers over the whole reduction; each step loads `vectors` weight
-// vectors and broadcasts one input per pixel (an FMA operand straight from memory on AVX-512).
+// What every register tile of one column tile shares, worked out once per column tile (the
+// panel's address and row length take a division; the reduction of the 16-32-channel
+// expansions is 16-32 steps, so a tile's fixed costs weigh on it as much as its FMAs do).
+struct ColumnTile {
+    const float* weights;      // row 0 of the tile's columns in their panel
+    std::size_t weight_step;   // floats from one input channel's row to the next
+    const float* bias;         // the tile's first column
+    int in_channels;
+    int out_channels;          // floats per output pixel
+    int columns;               // columns of the tile that exist (the last tile may have fewer)
+    Activation act;
+    const float* ahead;        // the next column tile's weights, prefetched by the first tile
+    std::size_t ahead_step;
+    int ahead_lines;
+};
+
+// One register tile of the GEMM: `rows` pixels x `vectors` vectors of output channels
+// (`output` points at the tile's first column of its first pixel). The accumulators stay in
+// registers over the whole reduction; each step loads `vectors` weight vectors and broadcasts
+// one input per pixel (an FMA operand straight from memory on AVX-512).
 //
-// `ahead`, when not null, is the weight rows the next column tile will read (`ahead_step`
-// floats apart, `ahead_lines` cache lines each): one row is prefetched per step, so a layer
-// whose weights come from L3 or memory does not wait on them tile after tile.
+// `ahead`, when not null, is t.ahead: one of its rows is prefetched per step, so a layer whose
+// weights come from L3 or memory does not wait on them tile after tile.
 template <class Arch, int rows, int vectors>
-inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co, Activation act, float* output,
-                           const float* ahead, std::size_t ahead_step, int ahead_lines) {
+inline void pointwise_tile(const float* input, const ColumnTile& t, float* output, const float* ahead) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
+    // Copies: the stores below could alias `t`, and would make the compiler read it again.
+    const int in_channels = t.in_channels, columns = t.columns;
+    const std::size_t out_stride = std::size_t(t.out_channels), step = t.weight_step, ahead_step = t.ahead_step;
+    const int ahead_lines = t.ahead_lines;
     V acc[rows][vectors];
     MOBILENEXT_UNROLL
     for (int j = 0; j < vectors; ++j) {
-        const V b = V::load_unaligned(w.bias + co + j * L);
+        const V b = V::load_unaligned(t.bias + j * L);
         MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i) acc[i][j] = b;
     }
-    const float* wrow = w.at(0, co);
-    const std::size_t step = std::size_t(w.panel_width(co));
-    for (int ci = 0; ci < w.in_channels; ++ci, wrow += step) {
+    const float* wrow = t.weights;
+    for (int ci = 0; ci < in_channels; ++ci, wrow += step) {
         if (ahead) {
             for (int line = 0; line < ahead_lines; ++line) __builtin_prefetch(ahead + line * 16, 0, 2);
             ahead += ahead_step;
@@ -71,29 +88,38 @@ inline void pointwise_tile(const float* input, const PointwiseWeights& w, int co
         for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
         MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i) {
-            const V a(input[std::size_t(i) * w.in_channels + ci]);
+            const V a(input[std::size_t(i) * in_channels + ci]);
             MOBILENEXT_UNROLL
             for (int j = 0; j < vectors; ++j) acc[i][j] = fused_multiply_add(a, wv[j], acc[i][j]);
         }
     }
+    // One test per tile for the activation and for a partial last vector, not one per vector.
+    if (t.act == Activation::relu6) {
+        MOBILENEXT_UNROLL
+        for (int i = 0; i < rows; ++i)
+            MOBILENEXT_UNROLL
+            for (int j = 0; j < vectors; ++j) acc[i][j] = activate<Arch>(acc[i][j], Activation::relu6);
+    }
+    if (columns == vectors * L) {
+        MOBILENEXT_UNROLL
+        for (int i = 0; i < rows; ++i)
+            MOBILENEXT_UNROLL
+            for (int j = 0; j < vectors; ++j) acc[i][j].store_unaligned(output + i * out_stride + j * L);
+        return;
+    }
     MOBILENEXT_UNROLL
     for (int i = 0; i < rows; ++i)
         MOBILENEXT_UNROLL
-        for (int j = 0; j < vectors; ++j) {
-            const int left = w.out_channels - (co + j * L);
-            if (left > 0)
-                store_first<Arch>(activate<Arch>(acc[i][j], act), output + std::size_t(i) * w.out_channels + j * L, left);
-        }
+        for (int j = 0; j < vectors; ++j)
+            if (columns > j * L) store_first<Arch>(acc[i][j], output + i * out_stride + j * L, columns - j * L);
 }
 
-template <class Arch, int vectors>
-using PointwiseTileFn = void (*)(const float*, const PointwiseWeights&, int, Activation, float*, const float*,
-                                 std::size_t, int);
+template <class Arch>
+using PointwiseTileFn = void (*)(const float*, const ColumnTile&, float*, const float*);
 
 // pointwise_tile for every height 1 .. N, indexed by height - 1.
 template <class Arch, int vectors, int... heights>
-constexpr std::array<PointwiseTileFn<Arch, vectors>, sizeof...(heights)> pointwise_tiles(
-    std::integer_sequence<int, heights...>) {
+constexpr std::array<PointwiseTileFn<Arch>, sizeof...(heights)> pointwise_tiles(std::integer_sequence<int, heights...>) {
     return {&pointwise_tile<Arch, heights + 1, vectors>...};
 }
 
@@ -104,21 +130,27 @@ constexpr std::array<PointwiseTileFn<Arch, vectors>, sizeof...(heights)> pointwi
 template <class Arch, int vectors>
 inline void pointwise_columns(const float* input, std::size_t pixels, const PointwiseWeights& w, int co,
                               Activation act, float* output, int next_co, int next_vectors) {
+    constexpr int L = int(vfloat<Arch>::size);
     constexpr int tallest = tile_rows<Arch>(vectors);
-    static constexpr auto tiles =
-        pointwise_tiles<Arch, vectors>(std::make_integer_sequence<int, tallest>());
+    static constexpr auto tiles = pointwise_tiles<Arch, vectors>(std::make_integer_sequence<int, tallest>());
     const std::size_t count = (pixels + tallest - 1) / tallest;
     if (count == 0) return;
     const std::size_t base = pixels / count, taller = pixels % count;
+    ColumnTile t{w.at(0, co),
+                 std::size_t(w.panel_width(co)),
+                 w.bias + co,
+                 w.in_channels,
+                 w.out_channels,
+                 std::min(vectors * L, w.out_channels - co),
+                 act,
+                 next_vectors > 0 ? w.at(0, next_co) : nullptr,
+                 next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0,
+                 (next_vectors * int(sizeof(float)) * L + 63) / 64};
     // The first tile prefetches the next column tile's weights.
-    const float* ahead = next_vectors > 0 ? w.at(0, next_co) : nullptr;
-    const std::size_t ahead_step = next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0;
-    const int ahead_lines = (next_vectors * int(sizeof(float)) * int(vfloat<Arch>::size) + 63) / 64;
     std::size_t p = 0;
-    for (std::size_t t = 0; t < count; ++t) {
-        const std::size_t rows = base + (t < taller ? 1 : 0);
-        tiles[rows - 1](input + p * w.in_channels, w, co, act, output + p * w.out_channels + co,
-                        t == 0 ? ahead : nullptr, ahead_step, ahead_lines);
+    for (std::size_t k = 0; k < count; ++k) {
+        const std::size_t rows = base + (k < taller ? 1 : 0);
+        tiles[rows - 1](input + p * w.in_channels, t, output + p * w.out_channels + co, k == 0 ? t.ahead : nullptr);
         p += rows;
     }
 }
