@@ -43,9 +43,9 @@ listing=$(run "$tests" --gtest_list_tests) || fail "listing the unit tests"
 grep -q 'TypeParam = mobilenext::kernels::SimdKernels<xsimd::neon64>' <<< "$listing" ||
   fail "the kernel tests do not run SimdKernels<xsimd::neon64>"
 
-echo "== unit tests under qemu-aarch64"
+echo "== unit tests under qemu-aarch64 ($jobs shards side by side: QEMU runs a program on one core)"
 start=$SECONDS
-run "$tests" --gtest_brief=1 || fail "unit tests"
+bash "$root/tools/run_gtest_shards.sh" "$jobs" qemu-aarch64 -L "$sysroot" "$tests" --gtest_brief=1 || fail "unit tests"
 run "$build/tests/mobilenext_no_allocation_tests" --gtest_brief=1 || fail "allocation tests"
 echo "== dispatch tests under qemu-aarch64"
 run "$build/tests/mobilenext_dispatch_tests" --gtest_brief=1 || fail "dispatch tests"

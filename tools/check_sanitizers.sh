@@ -36,15 +36,19 @@ build_cli_for_valgrind() {
   echo "$dir/examples/mobilenext"
 }
 
+start=$SECONDS
+elapsed() { echo "   ($((SECONDS - start)) s since the start)"; }
 if [ "$which" = asan ] || [ "$which" = all ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all unit tests"
   bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all" mobilenext_no_allocation_tests \
     mobilenext_dispatch_tests fuzz_safetensors fuzz_npy fuzz_image)
   # The allocation-counting tests (their own operator new, over malloc, which ASan watches)
   # and the per-instruction-set dispatch library's tests are separate programs.
+  # Each program as $(nproc) shards side by side (a sanitized test program keeps one core busy).
   for tests in "$bin" "$(dirname "$bin")/mobilenext_no_allocation_tests" "$(dirname "$bin")/mobilenext_dispatch_tests"; do
     echo "   $(basename "$tests")"
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 "$tests" --gtest_brief=1
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      bash "$root/tools/run_gtest_shards.sh" "$(nproc)" "$tests" --gtest_brief=1
   done
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: fuzz seeds and regression inputs"
   for target in safetensors npy image; do
@@ -52,6 +56,7 @@ if [ "$which" = asan ] || [ "$which" = all ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "$(dirname "$bin")/fuzz/fuzz_$target" "$root/tests/fuzz/corpus/$target" "$root/tests/fuzz/regressions/$target"
   done
+  elapsed
 fi
 if [ "$which" = tsan ] || [ "$which" = all ]; then
   echo "== ThreadSanitizer: concurrent forward passes, intra-op threads"
@@ -59,17 +64,30 @@ if [ "$which" = tsan ] || [ "$which" = all ]; then
   bin=$(build tsan "-fsanitize=thread")
   TSAN_OPTIONS=halt_on_error=1 "$bin" --gtest_brief=1 \
     --gtest_filter='*Concurrent*:*ThreadCount*:*SeveralCallers*'
+  elapsed
 fi
 if [ "$which" = valgrind ] || [ "$which" = all ]; then
   echo "== valgrind memcheck: mobilenext classify (PNG and JPEG images, 1 and 2 threads)"
   cli=$(build_cli_for_valgrind)
   images=("$root"/examples/images/fashion_mnist/*.png "$root"/tests/fuzz/corpus/image/baseline.jpg
           "$root"/tests/fuzz/corpus/image/progressive.jpg "$root"/tests/fuzz/corpus/image/rgb.bmp)
+  # Both runs side by side (valgrind runs a program's threads one at a time, on one core).
+  pids=()
   for threads in 1 2; do
     valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect \
       "$cli" classify "$root/models/fashion_mnist_mobilenext.safetensors" "${images[@]}" --top 1 --threads $threads \
-      >"$base/valgrind-classify-$threads.txt"
+      >"$base/valgrind-classify-$threads.txt" 2>"$base/valgrind-classify-$threads.err" &
+    pids+=($!)
+  done
+  for i in 0 1; do
+    threads=$((i + 1))
+    if ! wait "${pids[$i]}"; then
+      cat "$base/valgrind-classify-$threads.err" >&2
+      echo "valgrind memcheck: mobilenext classify --threads $threads failed" >&2
+      exit 1
+    fi
     echo "   $threads thread(s): clean, $(grep -c . "$base/valgrind-classify-$threads.txt") lines of output"
   done
+  elapsed
 fi

@@ -107,14 +107,16 @@ inline void stem_interior_vectors(int vectors, const float* const rows[3], int o
 template <class Arch, int pixels>
 inline void stem_interior_group(int vectors, const float* const rows[3], int ox, int Ci, const StemWeights& w, int co,
                                 float* out, int Co) {
-    if (vector_registers<Arch>() == 32)
+    if constexpr (vector_registers<Arch>() == 32) {
         stem_interior_vectors<Arch, pixels, 0>(vectors, rows, ox, Ci, w, co, out, Co);
-    else if (Ci == 3)
-        stem_interior_vectors<Arch, pixels, 3>(vectors, rows, ox, Ci, w, co, out, Co);
-    else if (Ci == 1)
-        stem_interior_vectors<Arch, pixels, 1>(vectors, rows, ox, Ci, w, co, out, Co);
-    else
-        stem_interior_vectors<Arch, pixels, 0>(vectors, rows, ox, Ci, w, co, out, Co);
+    } else {
+        if (Ci == 3)
+            stem_interior_vectors<Arch, pixels, 3>(vectors, rows, ox, Ci, w, co, out, Co);
+        else if (Ci == 1)
+            stem_interior_vectors<Arch, pixels, 1>(vectors, rows, ox, Ci, w, co, out, Co);
+        else
+            stem_interior_vectors<Arch, pixels, 0>(vectors, rows, ox, Ci, w, co, out, Co);
+    }
 }
 
 }  // namespace detail
