@@ -30,12 +30,14 @@ inline void dwconv3x3_window_row4_s1(const vfloat<Arch> (&c)[6], const vfloat<Ar
 template <class Arch>
 using lane_mask = xsimd::batch_bool<float, Arch>;
 
-// The lanes of the channel vector at channel c that are below channel k.
+// The lanes of the channel vector at channel c that are below channel k. From a constant
+// table: lanes written one by one on the stack and read back as a vector cost a
+// store-forwarding stall at every row sweep.
 template <class Arch>
 inline lane_mask<Arch> lanes_below(int c, int k) {
-    alignas(64) float channel[vfloat<Arch>::size];
-    for (std::size_t i = 0; i < vfloat<Arch>::size; ++i) channel[i] = float(c + int(i));
-    return vfloat<Arch>::load_aligned(channel) < vfloat<Arch>(float(k));
+    alignas(64) static constexpr float lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static_assert(vfloat<Arch>::size <= 16, "one entry of lane_index per lane");
+    return vfloat<Arch>::load_aligned(lane_index) < vfloat<Arch>(float(k - c));
 }
 
 // The epilogue of every output vector: activation, then (when `shortcut` is not null) the

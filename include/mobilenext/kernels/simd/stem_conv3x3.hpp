@@ -119,6 +119,30 @@ inline void stem_interior_group(int vectors, const float* const rows[3], int ox,
     }
 }
 
+// Pixels per block of the interior for stems of at most two vectors (16 channels on AVX2: the
+// widths 0.35-0.5): six with 16 registers, so that 12 accumulators hide the FMA latency
+// instead of 6; with 32, the usual 8.
+template <class Arch>
+constexpr int stem_narrow_block_pixels() {
+    return vector_registers<Arch>() == 32 ? stem_block_pixels<Arch>() : 6;
+}
+
+// The blocked interior of one output row, columns [ox_begin, ox_end), in blocks of `block`
+// pixels (ox_end - ox_begin >= block). The last block ends at the last column, overlapping the
+// one before it: those pixels are computed twice, identically, instead of one at a time (a
+// lone pixel's accumulator chains wait on the FMA latency, four times slower).
+template <class Arch, int block>
+inline void stem_interior_row(const float* const rows[3], int ox_begin, int ox_end, int Ci, const StemWeights& w,
+                              int vectors, float* out_row, int Co) {
+    constexpr int L = int(vfloat<Arch>::size), group = stem_group_vectors<Arch>();
+    for (int next = ox_begin; next < ox_end; next += block) {
+        const int ox = std::min(next, ox_end - block);
+        float* out = out_row + std::size_t(ox) * Co;
+        for (int v = 0; v < vectors; v += group)
+            stem_interior_group<Arch, block>(std::min(group, vectors - v), rows, ox, Ci, w, v * L, out, Co);
+    }
+}
+
 }  // namespace detail
 
 // The stem (dense 3x3, stride 2, padding 1, ReLU6): the same contract as
@@ -134,24 +158,22 @@ void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_ro
     const int vectors = (Co + L - 1) / L;
     // Output columns whose 3-wide window lies inside the image.
     const int ox_inner_end = std::max(1, (width - 2) / 2 + 1);
-    constexpr int block = detail::stem_block_pixels<Arch>(), group = detail::stem_group_vectors<Arch>();
+    constexpr int wide_block = detail::stem_block_pixels<Arch>(), narrow_block = detail::stem_narrow_block_pixels<Arch>();
+    const bool narrow = vectors <= 2;
+    const int block = narrow ? narrow_block : wide_block;
     for (int oy = out_row_begin; oy < out_row_end; ++oy) {
         const int ky_begin = oy == 0 ? 1 : 0, ky_end = std::min(3, height - oy * 2 + 1);
         int ox_fast_begin = ow, ox_fast_end = ow;  // the blocked interior, if this row has one
         if (ky_begin == 0 && ky_end == 3 && ox_inner_end - 1 >= block) {
             const float* rows[3];
             for (int ky = 0; ky < 3; ++ky) rows[ky] = image + std::size_t(oy * 2 + ky - 1) * width * Ci;
-            // The last block ends at the last interior column, overlapping the one before it:
-            // those pixels are computed twice, identically, instead of one at a time (a lone
-            // pixel's two accumulator chains wait on the FMA latency, four times slower).
             ox_fast_begin = 1;
             ox_fast_end = ox_inner_end;
-            for (int next = ox_fast_begin; next < ox_fast_end; next += block) {
-                const int ox = std::min(next, ox_fast_end - block);
-                float* out = output + (std::size_t(oy - out_row_begin) * ow + ox) * Co;
-                for (int v = 0; v < vectors; v += group)
-                    detail::stem_interior_group<Arch, block>(std::min(group, vectors - v), rows, ox, Ci, w, v * L, out, Co);
-            }
+            float* out_row = output + std::size_t(oy - out_row_begin) * ow * Co;
+            if (narrow)
+                detail::stem_interior_row<Arch, narrow_block>(rows, ox_fast_begin, ox_fast_end, Ci, w, vectors, out_row, Co);
+            else
+                detail::stem_interior_row<Arch, wide_block>(rows, ox_fast_begin, ox_fast_end, Ci, w, vectors, out_row, Co);
         }
         for (int ox = 0; ox < ow; ++ox) {
             if (ox == ox_fast_begin) ox = ox_fast_end;
