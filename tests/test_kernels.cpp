@@ -175,12 +175,12 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     // output width), the balanced mixes of two heights, and counts past one full tile.
     std::vector<std::size_t> pixel_counts{49, 196};
     for (std::size_t p = 1; p <= 25; ++p) pixel_counts.push_back(p);
-    // Weights in panels of 64 columns (the default, AVX-512's) and of 16 (AVX2's), whichever
-    // the kernel set packs its own with. The panel changes the column tiles only, so 16 takes
-    // a few pixel counts (one and several tiles of each height mix).
+    // Weights in panels of 64 columns (the default, AVX-512's) and of 16 (AVX2's). The panel
+    // changes the column tiles only: the one the kernel set packs its own weights with takes
+    // every pixel count, the other a few (one and several tiles of each height mix).
     const std::vector<std::size_t> some_pixel_counts{1, 7, 13, 25, 49};
     for (int panel : {kPointwisePanel, 16})
-    for (std::size_t pixels : panel == kPointwisePanel ? pixel_counts : some_pixel_counts)
+    for (std::size_t pixels : panel == TypeParam::pointwise_panel ? pixel_counts : some_pixel_counts)
         for (int in : kChannels)
             // 64: four AVX-512 vectors, the widest register tile and one weight panel; 130 and
             // 200: panels after panels, the last a narrow one.

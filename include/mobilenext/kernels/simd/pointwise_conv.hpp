@@ -50,9 +50,8 @@ struct ColumnTile {
     int out_channels;          // floats per output pixel
     int columns;               // columns of the tile that exist (the last tile may have fewer)
     Activation act;
-    const float* ahead;        // the next column tile's weights, prefetched by the first tile
-    std::size_t ahead_step;
-    int ahead_lines;
+    std::size_t ahead_step;    // the next column tile's weights (prefetched by the first tile):
+    int ahead_lines;           // floats per row, cache lines per row
 };
 
 // One register tile of the GEMM: `rows` pixels x `vectors` vectors of output channels
@@ -60,8 +59,9 @@ struct ColumnTile {
 // registers over the whole reduction; each step loads `vectors` weight vectors and broadcasts
 // one input per pixel (an FMA operand straight from memory on AVX-512).
 //
-// `ahead`, when not null, is t.ahead: one of its rows is prefetched per step, so a layer whose
-// weights come from L3 or memory does not wait on them tile after tile.
+// `ahead`, when not null, is row 0 of the next column tile's weights: one of its rows is
+// prefetched per step, so a layer whose weights come from L3 or memory does not wait on them
+// tile after tile.
 template <class Arch, int rows, int vectors>
 inline void pointwise_tile(const float* input, const ColumnTile& t, float* output, const float* ahead) {
     using V = vfloat<Arch>;
@@ -143,14 +143,14 @@ inline void pointwise_columns(const float* input, std::size_t pixels, const Poin
                  w.out_channels,
                  std::min(vectors * L, w.out_channels - co),
                  act,
-                 next_vectors > 0 ? w.at(0, next_co) : nullptr,
                  next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0,
                  (next_vectors * int(sizeof(float)) * L + 63) / 64};
     // The first tile prefetches the next column tile's weights.
+    const float* ahead = next_vectors > 0 ? w.at(0, next_co) : nullptr;
     std::size_t p = 0;
     for (std::size_t k = 0; k < count; ++k) {
         const std::size_t rows = base + (k < taller ? 1 : 0);
-        tiles[rows - 1](input + p * w.in_channels, t, output + p * w.out_channels + co, k == 0 ? t.ahead : nullptr);
+        tiles[rows - 1](input + p * w.in_channels, t, output + p * w.out_channels + co, k == 0 ? ahead : nullptr);
         p += rows;
     }
 }
