@@ -40,34 +40,46 @@ inline lane_mask<Arch> lanes_below(int c, int k) {
     return vfloat<Arch>::load_aligned(lane_index) < vfloat<Arch>(float(k - c));
 }
 
-// The epilogue of every output vector: activation, then (when `shortcut` is not null) the
-// shortcut's lanes added, then the store. The sum rounds as the separate pass over the
-// output did, so fusing it changes no bit.
-template <class Arch>
-inline void dwconv3x3_store(vfloat<Arch> acc, Activation act, const float* shortcut, lane_mask<Arch> keep, float* out) {
-    vfloat<Arch> v = activate<Arch>(acc, act);
-    if (shortcut) v = xsimd::select(keep, v + vfloat<Arch>::load_unaligned(shortcut), v);
+// What every output vector of a row sweep gets before it is stored: the activation, and
+// whether the shortcut is added (the shortcut pointers are then not null). Fixed at compile
+// time for the whole sweep: tested at each vector, the activation switch and the shortcut
+// test cost 5-45% of the depthwise layers' time on a Zen 1 core.
+template <Activation activation, bool adds_shortcut>
+struct DepthwiseEpilogue {
+    static constexpr Activation act = activation;
+    static constexpr bool add_shortcut = adds_shortcut;
+};
+
+// The epilogue of every output vector: activation, then (E::add_shortcut) the shortcut's
+// lanes added, then the store. The sum rounds as the separate pass over the output did, so
+// fusing it changes no bit.
+template <class Arch, class E>
+inline void dwconv3x3_store(vfloat<Arch> acc, const float* shortcut, lane_mask<Arch> keep, float* out) {
+    vfloat<Arch> v = activate<Arch>(acc, E::act);
+    if constexpr (E::add_shortcut) v = xsimd::select(keep, v + vfloat<Arch>::load_unaligned(shortcut), v);
     v.store_unaligned(out);
 }
 
-template <class Arch>
-inline void dwconv3x3_store4(vfloat<Arch> a0, vfloat<Arch> a1, vfloat<Arch> a2, vfloat<Arch> a3, Activation act,
-                             const float* shortcut, lane_mask<Arch> keep, float* out, std::size_t step) {
+template <class Arch, class E>
+inline void dwconv3x3_store4(vfloat<Arch> a0, vfloat<Arch> a1, vfloat<Arch> a2, vfloat<Arch> a3, const float* shortcut,
+                             lane_mask<Arch> keep, float* out, std::size_t step) {
     const auto at = [shortcut, step](int i) { return shortcut ? shortcut + i * step : nullptr; };
-    dwconv3x3_store<Arch>(a0, act, at(0), keep, out);
-    dwconv3x3_store<Arch>(a1, act, at(1), keep, out + step);
-    dwconv3x3_store<Arch>(a2, act, at(2), keep, out + 2 * step);
-    dwconv3x3_store<Arch>(a3, act, at(3), keep, out + 3 * step);
+    dwconv3x3_store<Arch, E>(a0, at(0), keep, out);
+    dwconv3x3_store<Arch, E>(a1, at(1), keep, out + step);
+    dwconv3x3_store<Arch, E>(a2, at(2), keep, out + 2 * step);
+    dwconv3x3_store<Arch, E>(a3, at(3), keep, out + 3 * step);
 }
 
 // Four consecutive interior output pixels of one channel vector: each input column of the
 // window is loaded once and feeds every output whose 3-wide window covers it (6 loads per ky
 // for 12 FMAs at stride 1, 9 for 12 at stride 2). Fully unrolled: compilers do not unroll
-// the generic loop nest on their own.
-template <class Arch, int stride>
-inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int C, const vfloat<Arch>* wv,
-                                vfloat<Arch> bias, Activation act, const float* shortcut, lane_mask<Arch> keep,
-                                float* out) {
+// the generic loop nest on their own. The tiles are inlined into the row sweeps: called once
+// per tile, with the arguments that do not fit in registers passed on the stack, the stride-2
+// rows ran 17% and the row pairs 4-11% slower on a Zen 1 core.
+template <class Arch, class E, int stride>
+MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int C,
+                                                         const vfloat<Arch>* wv, vfloat<Arch> bias,
+                                                         const float* shortcut, lane_mask<Arch> keep, float* out) {
     using V = vfloat<Arch>;
     V a0 = bias, a1 = bias, a2 = bias, a3 = bias;
     MOBILENEXT_UNROLL
@@ -89,16 +101,17 @@ inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int 
             a2 = fused_multiply_add(c6, w[2], a2), a3 = fused_multiply_add(c8, w[2], a3);
         }
     }
-    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, shortcut, keep, out, std::size_t(C));
+    dwconv3x3_store4<Arch, E>(a0, a1, a2, a3, shortcut, keep, out, std::size_t(C));
 }
 
 // Two output rows x four interior pixels of one channel vector at stride 1: the rows share
 // two of their four input rows, so each loaded column feeds up to six FMAs (24 loads for 72
 // FMAs instead of 36), and the eight accumulator chains hide the FMA latency.
-template <class Arch>
-inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, int C, const vfloat<Arch>* wv,
-                                  vfloat<Arch> bias, Activation act, const float* shortcut0, const float* shortcut1,
-                                  lane_mask<Arch> keep, float* out0, float* out1) {
+template <class Arch, class E>
+MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, int C,
+                                                           const vfloat<Arch>* wv, vfloat<Arch> bias,
+                                                           const float* shortcut0, const float* shortcut1,
+                                                           lane_mask<Arch> keep, float* out0, float* out1) {
     using V = vfloat<Arch>;
     V a0 = bias, a1 = bias, a2 = bias, a3 = bias;  // output row 0
     V b0 = bias, b1 = bias, b2 = bias, b3 = bias;  // output row 1
@@ -110,18 +123,19 @@ inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, in
         if (r < 3) dwconv3x3_window_row4_s1<Arch>(c, wv + r * 3, a0, a1, a2, a3);        // window row r of output row 0
         if (r > 0) dwconv3x3_window_row4_s1<Arch>(c, wv + (r - 1) * 3, b0, b1, b2, b3);  // window row r - 1 of row 1
     }
-    dwconv3x3_store4<Arch>(a0, a1, a2, a3, act, shortcut0, keep, out0, std::size_t(C));
-    dwconv3x3_store4<Arch>(b0, b1, b2, b3, act, shortcut1, keep, out1, std::size_t(C));
+    dwconv3x3_store4<Arch, E>(a0, a1, a2, a3, shortcut0, keep, out0, std::size_t(C));
+    dwconv3x3_store4<Arch, E>(b0, b1, b2, b3, shortcut1, keep, out1, std::size_t(C));
 }
 
 // The same with 16 vector registers, where the nine weights, eight accumulators and six
 // columns do not fit: input row by input row, each column is loaded once into a register and
 // feeds both output rows, with only the six weights of the two window rows it meets in play
 // (8 accumulators, the weights and one column: 36 loads for 72 FMAs, eight chains).
-template <class Arch>
-inline void dwconv3x3_interior4x2_rolling(const float* const rows[4], std::size_t at, int C, const vfloat<Arch>* wv,
-                                          vfloat<Arch> bias, Activation act, const float* shortcut0,
-                                          const float* shortcut1, lane_mask<Arch> keep, float* out0, float* out1) {
+template <class Arch, class E>
+MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4x2_rolling(const float* const rows[4], std::size_t at, int C,
+                                                                   const vfloat<Arch>* wv, vfloat<Arch> bias,
+                                                                   const float* shortcut0, const float* shortcut1,
+                                                                   lane_mask<Arch> keep, float* out0, float* out1) {
     using V = vfloat<Arch>;
     V a[4] = {bias, bias, bias, bias};  // output row 0
     V b[4] = {bias, bias, bias, bias};  // output row 1
@@ -142,16 +156,16 @@ inline void dwconv3x3_interior4x2_rolling(const float* const rows[4], std::size_
             }
         }
     }
-    dwconv3x3_store4<Arch>(a[0], a[1], a[2], a[3], act, shortcut0, keep, out0, std::size_t(C));
-    dwconv3x3_store4<Arch>(b[0], b[1], b[2], b[3], act, shortcut1, keep, out1, std::size_t(C));
+    dwconv3x3_store4<Arch, E>(a[0], a[1], a[2], a[3], shortcut0, keep, out0, std::size_t(C));
+    dwconv3x3_store4<Arch, E>(b[0], b[1], b[2], b[3], shortcut1, keep, out1, std::size_t(C));
 }
 
 // One output pixel whose window rows [ky0, ky1) and columns [kx0, kx1) lie inside the image
 // (the border: the taps outside are the zero padding and are skipped). Compile-time tap
 // ranges: the generic loop with run-time bounds cost more than the interior pixels.
-template <class Arch, int ky0, int ky1, int kx0, int kx1>
+template <class Arch, class E, int ky0, int ky1, int kx0, int kx1>
 inline void dwconv3x3_pixel(const float* const rows[3], std::ptrdiff_t at, int C, const vfloat<Arch>* wv,
-                            vfloat<Arch> bias, Activation act, const float* shortcut, lane_mask<Arch> keep, float* out) {
+                            vfloat<Arch> bias, const float* shortcut, lane_mask<Arch> keep, float* out) {
     using V = vfloat<Arch>;
     V acc = bias;
     MOBILENEXT_UNROLL
@@ -159,15 +173,14 @@ inline void dwconv3x3_pixel(const float* const rows[3], std::ptrdiff_t at, int C
         MOBILENEXT_UNROLL
         for (int kx = kx0; kx < kx1; ++kx)
             acc = fused_multiply_add(V::load_unaligned(rows[ky] + (at + std::ptrdiff_t(kx) * C)), wv[ky * 3 + kx], acc);
-    dwconv3x3_store<Arch>(acc, act, shortcut, keep, out);
+    dwconv3x3_store<Arch, E>(acc, shortcut, keep, out);
 }
 
 // One output row, one channel vector (at channel c): the nine weight vectors stay in
 // registers while the row is swept. Window rows [ky0, ky1) are inside the image.
-template <class Arch, int stride, int ky0, int ky1>
+template <class Arch, class E, int stride, int ky0, int ky1>
 inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, int c, const vfloat<Arch>* wv,
-                                 vfloat<Arch> bias, Activation act, const float* shortcut_row, lane_mask<Arch> keep,
-                                 float* out_row) {
+                                 vfloat<Arch> bias, const float* shortcut_row, lane_mask<Arch> keep, float* out_row) {
     const int ow = conv3x3_output_size(width, stride);
     // Columns 1 .. inner_end - 1 have their whole 3-wide window inside the image; column 0
     // misses its left tap, the last column may miss its right one.
@@ -181,24 +194,24 @@ inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, i
     // Column 0: taps kx = 1, 2 (kx = 1 only when the image is one column wide), offset from
     // column -1 as if it existed; only in-image columns are read.
     if (width == 1)
-        dwconv3x3_pixel<Arch, ky0, ky1, 1, 2>(rows, at(0), C, wv, bias, act, sc(0), keep, out(0));
+        dwconv3x3_pixel<Arch, E, ky0, ky1, 1, 2>(rows, at(0), C, wv, bias, sc(0), keep, out(0));
     else
-        dwconv3x3_pixel<Arch, ky0, ky1, 1, 3>(rows, at(0), C, wv, bias, act, sc(0), keep, out(0));
+        dwconv3x3_pixel<Arch, E, ky0, ky1, 1, 3>(rows, at(0), C, wv, bias, sc(0), keep, out(0));
     int ox = 1;
     if (ky0 == 0 && ky1 == 3) {
         for (; ox + 4 <= inner_end; ox += 4)
-            dwconv3x3_interior4<Arch, stride>(rows, std::size_t(at(ox)), C, wv, bias, act, sc(ox), keep, out(ox));
+            dwconv3x3_interior4<Arch, E, stride>(rows, std::size_t(at(ox)), C, wv, bias, sc(ox), keep, out(ox));
     }
-    for (; ox < inner_end; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 3>(rows, at(ox), C, wv, bias, act, sc(ox), keep, out(ox));
+    for (; ox < inner_end; ++ox) dwconv3x3_pixel<Arch, E, ky0, ky1, 0, 3>(rows, at(ox), C, wv, bias, sc(ox), keep, out(ox));
     // The last column when its window passes the right edge.
-    for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, act, sc(ox), keep, out(ox));
+    for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, E, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, sc(ox), keep, out(ox));
 }
 
 // Two consecutive output rows at stride 1 whose windows lie inside the image vertically
 // (rows[0..3] are input rows oy - 1 .. oy + 2), one channel vector.
-template <class Arch>
+template <class Arch, class E>
 inline void dwconv3x3_row_pair_vector(const float* const rows[4], int width, int C, int c, const vfloat<Arch>* wv,
-                                      vfloat<Arch> bias, Activation act, const float* shortcut_row0,
+                                      vfloat<Arch> bias, const float* shortcut_row0,
                                       const float* shortcut_row1, lane_mask<Arch> keep, float* out_row0, float* out_row1) {
     const int inner_end = std::max(1, width - 1);
     const std::size_t step = std::size_t(C);
@@ -209,28 +222,28 @@ inline void dwconv3x3_row_pair_vector(const float* const rows[4], int width, int
     const auto sc1 = [&](int ox) { return shortcut_row1 ? shortcut_row1 + std::size_t(ox) * step + std::size_t(c) : nullptr; };
     const float* const* rows1 = rows + 1;
     if (width == 1) {
-        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows, at(0), C, wv, bias, act, sc0(0), keep, out0(0));
-        dwconv3x3_pixel<Arch, 0, 3, 1, 2>(rows1, at(0), C, wv, bias, act, sc1(0), keep, out1(0));
+        dwconv3x3_pixel<Arch, E, 0, 3, 1, 2>(rows, at(0), C, wv, bias, sc0(0), keep, out0(0));
+        dwconv3x3_pixel<Arch, E, 0, 3, 1, 2>(rows1, at(0), C, wv, bias, sc1(0), keep, out1(0));
     } else {
-        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows, at(0), C, wv, bias, act, sc0(0), keep, out0(0));
-        dwconv3x3_pixel<Arch, 0, 3, 1, 3>(rows1, at(0), C, wv, bias, act, sc1(0), keep, out1(0));
+        dwconv3x3_pixel<Arch, E, 0, 3, 1, 3>(rows, at(0), C, wv, bias, sc0(0), keep, out0(0));
+        dwconv3x3_pixel<Arch, E, 0, 3, 1, 3>(rows1, at(0), C, wv, bias, sc1(0), keep, out1(0));
     }
     int ox = 1;
     for (; ox + 4 <= inner_end; ox += 4) {
         if constexpr (vector_registers<Arch>() == 32)
-            dwconv3x3_interior4x2<Arch>(rows, std::size_t(at(ox)), C, wv, bias, act, sc0(ox), sc1(ox), keep, out0(ox),
+            dwconv3x3_interior4x2<Arch, E>(rows, std::size_t(at(ox)), C, wv, bias, sc0(ox), sc1(ox), keep, out0(ox),
                                         out1(ox));
         else
-            dwconv3x3_interior4x2_rolling<Arch>(rows, std::size_t(at(ox)), C, wv, bias, act, sc0(ox), sc1(ox), keep,
+            dwconv3x3_interior4x2_rolling<Arch, E>(rows, std::size_t(at(ox)), C, wv, bias, sc0(ox), sc1(ox), keep,
                                                 out0(ox), out1(ox));
     }
     for (; ox < inner_end; ++ox) {
-        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows, at(ox), C, wv, bias, act, sc0(ox), keep, out0(ox));
-        dwconv3x3_pixel<Arch, 0, 3, 0, 3>(rows1, at(ox), C, wv, bias, act, sc1(ox), keep, out1(ox));
+        dwconv3x3_pixel<Arch, E, 0, 3, 0, 3>(rows, at(ox), C, wv, bias, sc0(ox), keep, out0(ox));
+        dwconv3x3_pixel<Arch, E, 0, 3, 0, 3>(rows1, at(ox), C, wv, bias, sc1(ox), keep, out1(ox));
     }
     for (; ox < width; ++ox) {
-        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows, at(ox), C, wv, bias, act, sc0(ox), keep, out0(ox));
-        dwconv3x3_pixel<Arch, 0, 3, 0, 2>(rows1, at(ox), C, wv, bias, act, sc1(ox), keep, out1(ox));
+        dwconv3x3_pixel<Arch, E, 0, 3, 0, 2>(rows, at(ox), C, wv, bias, sc0(ox), keep, out0(ox));
+        dwconv3x3_pixel<Arch, E, 0, 3, 0, 2>(rows1, at(ox), C, wv, bias, sc1(ox), keep, out1(ox));
     }
 }
 
@@ -250,11 +263,12 @@ constexpr bool dwconv_row_pairs() {
 }
 
 // Depthwise 3x3, padding 1, stride 1 or 2, with the partial shortcut added when
-// `shortcut.input` is not null. Vectorised over channels (NHWC keeps them contiguous). For
-// each output row and channel vector the nine weight vectors stay in registers while the row
-// is swept; interior pixels take a fully unrolled path, the border taps are clipped.
-template <class Arch>
-void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w, Activation act,
+// `with_shortcut` (and `shortcut.input` is not null). Vectorised over channels (NHWC keeps
+// them contiguous). For each output row and channel vector the nine weight vectors stay in
+// registers while the row is swept; interior pixels take a fully unrolled path, the border
+// taps are clipped.
+template <class Arch, Activation act, bool with_shortcut>
+void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
                     const PartialShortcut& shortcut, float* output) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
@@ -264,7 +278,14 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
     const std::size_t row_floats = std::size_t(W) * C;
     // The shortcut's row that is added to output row y, if any.
     const auto shortcut_row = [&](int y) -> const float* {
-        return shortcut.input ? shortcut.input + std::size_t(y - r.out_row_begin) * ow * C : nullptr;
+        return with_shortcut && shortcut.input ? shortcut.input + std::size_t(y - r.out_row_begin) * ow * C : nullptr;
+    };
+    // Runs a sweep with its epilogue: the shortcut added when `add` (the vectors it covers).
+    const auto with_epilogue = [](bool add, const auto& sweep) {
+        if constexpr (with_shortcut) {
+            if (add) return sweep(DepthwiseEpilogue<act, true>());
+        }
+        sweep(DepthwiseEpilogue<act, false>());
     };
     // Output rows y and y + 1 at stride 1, both windows inside the image vertically.
     const auto pair_rows = [&](int y) {
@@ -277,9 +298,11 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
             V wv[9], bias;
             load_depthwise_vector<Arch>(w, c, wv, bias);
             const bool add = sc0 && c < shortcut.channels;
-            dwconv3x3_row_pair_vector<Arch>(rows, W, C, c, wv, bias, act, add ? sc0 : nullptr,
-                                            add ? sc0 + std::size_t(ow) * C : nullptr,
-                                            lanes_below<Arch>(c, shortcut.channels), out0, out1);
+            with_epilogue(add, [&](auto epilogue) {
+                dwconv3x3_row_pair_vector<Arch, decltype(epilogue)>(
+                    rows, W, C, c, wv, bias, add ? sc0 : nullptr, add ? sc0 + std::size_t(ow) * C : nullptr,
+                    lanes_below<Arch>(c, shortcut.channels), out0, out1);
+            });
         };
         for (int c = 0; c < vector_end; c += L) sweep(c);
         if (C % L != 0) sweep(C - L);
@@ -311,10 +334,13 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
             const lane_mask<Arch> keep = lanes_below<Arch>(c, shortcut.channels);
             const auto row = [&](auto ky0, auto ky1) {
                 constexpr int k0 = decltype(ky0)::value, k1 = decltype(ky1)::value;
-                if (s == 1)
-                    dwconv3x3_row_vector<Arch, 1, k0, k1>(rows, W, C, c, wv, bias, act, add, keep, out_row);
-                else
-                    dwconv3x3_row_vector<Arch, 2, k0, k1>(rows, W, C, c, wv, bias, act, add, keep, out_row);
+                with_epilogue(add != nullptr, [&](auto epilogue) {
+                    using E = decltype(epilogue);
+                    if (s == 1)
+                        dwconv3x3_row_vector<Arch, E, 1, k0, k1>(rows, W, C, c, wv, bias, add, keep, out_row);
+                    else
+                        dwconv3x3_row_vector<Arch, E, 2, k0, k1>(rows, W, C, c, wv, bias, add, keep, out_row);
+                });
             };
             using K0 = std::integral_constant<int, 0>;
             using K1 = std::integral_constant<int, 1>;
@@ -350,7 +376,10 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
 template <class Arch = xsimd::default_arch>
 void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w, Activation act,
                float* output) {
-    detail::dwconv3x3_rows<Arch>(input, r, w, act, PartialShortcut{}, output);
+    if (act == Activation::relu6)
+        detail::dwconv3x3_rows<Arch, Activation::relu6, false>(input, r, w, PartialShortcut{}, output);
+    else
+        detail::dwconv3x3_rows<Arch, Activation::none, false>(input, r, w, PartialShortcut{}, output);
 }
 
 // The output depthwise of a block with a shortcut, the shortcut added as each output vector is
@@ -359,7 +388,7 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
 template <class Arch = xsimd::default_arch>
 void dwconv3x3_add_shortcut(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
                             const PartialShortcut& shortcut, float* output) {
-    detail::dwconv3x3_rows<Arch>(input, r, w, Activation::none, shortcut, output);
+    detail::dwconv3x3_rows<Arch, Activation::none, true>(input, r, w, shortcut, output);
 }
 
 }  // namespace mobilenext::kernels::simd
