@@ -203,7 +203,8 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
 
 TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
     std::uint32_t seed = 200;
-    for (int in : {1, 3, 4})
+    // kMaxInputChannels: the fewest pixels per gathered run of windows, several runs per row.
+    for (int in : {1, 3, 4, kMaxInputChannels})
         for (int out : {8, 16, 17, 24, 32, 33, 48, 72})
             for (auto [h, w] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {15, 15}, {32, 33}, {9, 4}}) {
                 const int batch = 2;

@@ -22,6 +22,10 @@ inline constexpr int kChannelAlign = 16;
 
 inline int round_up_channels(int c) { return (c + kChannelAlign - 1) / kChannelAlign * kChannelAlign; }
 
+// Most channels an input image may have (the stem kernels gather a pixel's 3x3 window of
+// them into a buffer of fixed size).
+inline constexpr int kMaxInputChannels = 64;
+
 // Output size of a 3x3 convolution with padding 1.
 inline int conv3x3_output_size(int size, int stride) { return (size - 1) / stride + 1; }
 

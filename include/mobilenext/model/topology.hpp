@@ -90,8 +90,9 @@ inline void validate_config(const NetworkConfig& c) {
                     "NetworkConfig: identity divisor must be in [1, 4096], found " + std::to_string(c.identity_div));
     internal::check(c.num_classes >= 1 && c.num_classes <= (1 << 20),
                     "NetworkConfig: classes must be in [1, 2^20], found " + std::to_string(c.num_classes));
-    internal::check(c.in_channels >= 1 && c.in_channels <= 64,
-                    "NetworkConfig: input channels must be in [1, 64], found " + std::to_string(c.in_channels));
+    internal::check(c.in_channels >= 1 && c.in_channels <= kMaxInputChannels,
+                    "NetworkConfig: input channels must be in [1, " + std::to_string(kMaxInputChannels) + "], found " +
+                        std::to_string(c.in_channels));
 }
 
 inline Topology derive_topology(const NetworkConfig& config) {
