@@ -2,6 +2,8 @@
 # Builds and runs the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (all of
 # them), and the concurrency tests under ThreadSanitizer, with clang; and `mobilenext classify`
 # (model file, PNG and JPEG decoding, preprocessing, inference) under valgrind memcheck.
+# (The fuzz seeds and regression inputs are replayed under ASan+UBSan by tools/fuzz.sh, whose
+# targets are built with both: each fuzzing run starts by running all of them.)
 # One command:
 #   bash tools/check_sanitizers.sh [asan|tsan|valgrind|all]
 set -euo pipefail
@@ -41,7 +43,7 @@ elapsed() { echo "   ($((SECONDS - start)) s since the start)"; }
 if [ "$which" = asan ] || [ "$which" = all ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all unit tests"
   bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all" mobilenext_no_allocation_tests \
-    mobilenext_dispatch_tests fuzz_safetensors fuzz_npy fuzz_image)
+    mobilenext_dispatch_tests)
   # The allocation-counting tests (their own operator new, over malloc, which ASan watches)
   # and the per-instruction-set dispatch library's tests are separate programs.
   # Each program as $(nproc) shards side by side (a sanitized test program keeps one core busy).
@@ -49,12 +51,6 @@ if [ "$which" = asan ] || [ "$which" = all ]; then
     echo "   $(basename "$tests")"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       bash "$root/tools/run_gtest_shards.sh" "$(nproc)" "$tests" --gtest_brief=1
-  done
-  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: fuzz seeds and regression inputs"
-  for target in safetensors npy image; do
-    printf '   %-12s ' "$target"
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      "$(dirname "$bin")/fuzz/fuzz_$target" "$root/tests/fuzz/corpus/$target" "$root/tests/fuzz/regressions/$target"
   done
   elapsed
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined) and runs each one
-# from its seed corpus (tests/fuzz/corpus/TARGET, plus what earlier runs here found).
+# from its seed corpus (tests/fuzz/corpus/TARGET, plus what earlier runs here found). Every
+# run starts with the seeds and the regression inputs (tests/fuzz/regressions/TARGET): a
+# failing one fails the run, so this is also their replay under ASan+UBSan.
 #   bash tools/fuzz.sh [--time SECONDS | --runs N] [--jobs J] [TARGET ...]
 # TARGET is safetensors, npy or image (default: all three, one after the other). --time is per
 # target (default 60). A crash stops the script with the reproducing input's path; copy it to
@@ -39,6 +41,9 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
   dict=()
   [ -f "$root/tests/fuzz/$target.dict" ] && dict=(-dict="$root/tests/fuzz/$target.dict")
+  # Read-only corpora after the first directory: the committed seeds and regressions.
+  inputs=("$root/tests/fuzz/corpus/$target")
+  [ -d "$root/tests/fuzz/regressions/$target" ] && inputs+=("$root/tests/fuzz/regressions/$target")
   echo "== fuzz_$target (${limit[*]}, log: $log)"
   start=$(date +%s)
   # New inputs go to the build directory's corpus; the committed seeds are read only.
@@ -49,7 +54,7 @@ for target in "${targets[@]}"; do
   (cd "$(dirname "$log")" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "$base/tests/fuzz/fuzz_$target" "${limit[@]}" "${dict[@]}" "${parallel[@]}" \
     -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts" \
-    "$corpus" "$root/tests/fuzz/corpus/$target") >"$log" 2>&1 || status=$?
+    "$corpus" "${inputs[@]}") >"$log" 2>&1 || status=$?
   grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+ +DONE' "$log" | tail -3 || true
   echo "   $(( $(date +%s) - start )) s, exit status $status"
   if [ $status -ne 0 ]; then
