@@ -30,15 +30,17 @@ inline void gather_stem_windows(const float* image, int height, int width, int C
         const int kx_begin = x0 < 0 ? 1 : 0, kx_end = std::min(3, width - x0);
         for (int ky = 0; ky < 3; ++ky, patch += row) {
             const int y = oy * 2 + ky - 1;
-            // The window's columns inside the image are contiguous in NHWC.
-            const float* in = image + (std::ptrdiff_t(y) * width + x0) * Ci;
             if (y < 0 || y >= height) {
                 std::fill_n(patch, row, 0.0f);
-            } else if (kx_begin == 0 && kx_end == 3) {
+                continue;
+            }
+            // The window's columns inside the image, contiguous in NHWC.
+            const float* in = image + (std::size_t(y) * width + std::size_t(x0 + kx_begin)) * Ci;
+            if (kx_begin == 0 && kx_end == 3) {
                 std::copy_n(in, row, patch);
             } else {
                 std::fill_n(patch, row, 0.0f);
-                std::copy(in + kx_begin * Ci, in + kx_end * Ci, patch + kx_begin * Ci);
+                std::copy_n(in, (kx_end - kx_begin) * Ci, patch + kx_begin * Ci);
             }
         }
     }
