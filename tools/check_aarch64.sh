@@ -43,14 +43,22 @@ listing=$(run "$tests" --gtest_list_tests) || fail "listing the unit tests"
 grep -q 'TypeParam = mobilenext::kernels::SimdKernels<xsimd::neon64>' <<< "$listing" ||
   fail "the kernel tests do not run SimdKernels<xsimd::neon64>"
 
-echo "== unit tests under qemu-aarch64 ($jobs shards side by side: QEMU runs a program on one core)"
+# Three shards per core, as many at a time as cores, so that the long tests even out. Not under
+# emulation: the stress test of 8 threads x 1000 forward passes (150 s under QEMU, nearly half
+# as long as all the others together), which QEMU runs with the x86 host's memory ordering, not
+# AArch64's, so it checks nothing there that it does not check natively and under TSan.
+echo "== unit tests under qemu-aarch64 ($((3 * jobs)) shards, $jobs at a time: QEMU runs a program on one core)"
 start=$SECONDS
-bash "$root/tools/run_gtest_shards.sh" "$jobs" qemu-aarch64 -L "$sysroot" "$tests" --gtest_brief=1 || fail "unit tests"
-run "$build/tests/mobilenext_no_allocation_tests" --gtest_brief=1 || fail "allocation tests"
-echo "== dispatch tests under qemu-aarch64"
+JOBS=$jobs bash "$root/tools/run_gtest_shards.sh" $((3 * jobs)) qemu-aarch64 -L "$sysroot" "$tests" --gtest_brief=1 \
+  --gtest_filter=-Network.ConcurrentForwardsEightThreadsThousandEach || fail "unit tests"
+echo "== allocation and dispatch tests under qemu-aarch64, side by side"
+run "$build/tests/mobilenext_no_allocation_tests" --gtest_brief=1 > "$build.no_allocation.log" 2>&1 &
+allocation=$!
 run "$build/tests/mobilenext_dispatch_tests" --gtest_brief=1 || fail "dispatch tests"
 probe=$(run "$build/tests/mobilenext_dispatch_probe") || fail "dispatch probe"
 echo "$probe"
 grep -q '^kernels simd/arm64+neon,' <<< "$probe" || fail "the dispatch library did not choose NEON (xsimd::neon64)"
+wait $allocation || { cat "$build.no_allocation.log"; fail "allocation tests"; }
+grep -E '^\[  PASSED  \]' "$build.no_allocation.log"
 echo "ran in $((SECONDS - start)) s"
 echo "aarch64: all green"

@@ -5,7 +5,9 @@
 # g++-12 and clang-14 when missing (needs root then).
 # Environment: JOBS (parallel build jobs, default: all cores), COMPILERS_BUILD_DIR (default
 # build-compilers/ in the source tree; one subdirectory per compiler), COMPILERS (default
-# "g++-12 clang++-14"; CI names only Clang, its main build being GCC 12 with -Werror already).
+# "g++-12 clang++-14"; CI names only Clang, its main build being GCC 12 with -Werror already),
+# SYNTAX_ONLY=1: every translation unit compiled with -fsyntax-only (tools/syntax_check.py), no
+# build and no tests (CI: its sanitizer builds compile and run the tests with Clang).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${JOBS:-$(nproc)}
@@ -27,8 +29,14 @@ for compiler in $compilers; do
   start=$SECONDS
   cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$compiler" -DCMAKE_BUILD_TYPE=Release \
     -DMOBILENEXT_WERROR=ON -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=ON \
-    -DMOBILENEXT_BUILD_BENCHMARKS=ON -DMOBILENEXT_BUILD_DISPATCH=ON > "$build.configure.log" 2>&1 ||
-    { cat "$build.configure.log"; fail "$compiler: configuration"; }
+    -DMOBILENEXT_BUILD_BENCHMARKS=ON -DMOBILENEXT_BUILD_DISPATCH=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+    > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; fail "$compiler: configuration"; }
+  if [ "${SYNTAX_ONLY:-0}" = 1 ]; then
+    /usr/bin/python3 "$root/tools/syntax_check.py" "$build" "$jobs" > "$build.syntax.log" 2>&1 ||
+      { head -150 "$build.syntax.log"; fail "$compiler: diagnostics (full log: $build.syntax.log)"; }
+    echo "$(tail -1 "$build.syntax.log") (-fsyntax-only) in $((SECONDS - start)) s"
+    continue
+  fi
   if ! cmake --build "$build" -j "$jobs" > "$build.build.log" 2>&1; then
     grep -E -B2 -A6 'error|warning' "$build.build.log" | head -150
     fail "$compiler: build (full log: $build.build.log)"
@@ -40,4 +48,5 @@ for compiler in $compilers; do
     { tail -40 "$build.tests.log"; fail "$compiler: dispatch tests"; }
   grep -h 'PASSED' "$build.tests.log"
 done
-echo "compilers: $compilers build without warnings, tests pass"
+if [ "${SYNTAX_ONLY:-0}" = 1 ]; then echo "compilers: $compilers without warnings"; else
+  echo "compilers: $compilers build without warnings, tests pass"; fi

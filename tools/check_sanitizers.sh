@@ -19,9 +19,13 @@ command -v valgrind >/dev/null || apt-get install -y -qq valgrind
 dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
   apt-get install -y -qq libclang-rt-14-dev
 
+# -O1 with line tables only, as the sanitizers' documentation suggests: reports keep file and
+# line, and the builds take about a fifth less time than at -O2 -g (the sanitized tests then
+# run longer, but far less than what the builds save).
 build() {  # name, sanitizer flags, targets beyond mobilenext_tests
   local dir="$base/$1"
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
     -DCMAKE_CXX_FLAGS="$2 -fno-omit-frame-pointer" -DCMAKE_EXE_LINKER_FLAGS="$2" \
     -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=OFF -DMOBILENEXT_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build "$dir" -j"$(nproc)" --target mobilenext_tests "${@:3}" >/dev/null
