@@ -27,10 +27,10 @@ run_consumer() {  # $1: executable; checks both kernel lines
   grep -q '^header-only kernels: simd/' <<< "$out" || fail "$1: no header-only kernel line"
   grep -q '^dispatched kernels: simd/' <<< "$out" || fail "$1: no dispatched kernel line"
 }
-consumer() {  # $1: build directory name, then CMake arguments
-  local dir="$work/$1"
-  shift
-  quiet "$cmake" -S "$root/tests/consumer" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@"
+consumer() {  # $1: build directory name, $2: build type, then CMake arguments
+  local dir="$work/$1" type=$2
+  shift 2
+  quiet "$cmake" -S "$root/tests/consumer" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@"
   quiet "$cmake" --build "$dir" -j "$jobs"
   run_consumer "$dir/consumer"
 }
@@ -60,10 +60,12 @@ if grep -nF -e "$root" -e "$work/build" "$(dirname "$config")"/*.cmake "$pcdir"/
 fi
 
 step "find_package(mobilenext) against the installed tree"
-consumer find_package -DMOBILENEXT_CONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$prefix"
+consumer find_package Release -DMOBILENEXT_CONSUMER_MODE=find_package -DCMAKE_PREFIX_PATH="$prefix"
 
+# The two modes that compile the dispatch library inside the consumer's build do so in Debug:
+# a build type users have too, and a third of the compile time of Release.
 step "add_subdirectory() of the source tree"
-consumer subdirectory -DMOBILENEXT_CONSUMER_MODE=subdirectory -DMOBILENEXT_SOURCE="$root"
+consumer subdirectory Debug -DMOBILENEXT_CONSUMER_MODE=subdirectory -DMOBILENEXT_SOURCE="$root"
 
 step "FetchContent from a file:// archive of the source tree"
 archive=$work/mobilenext-src.tar.gz
@@ -77,7 +79,7 @@ else
 fi
 sha=$(sha256sum "$archive" | cut -d' ' -f1)
 echo "archive: $(du -h "$archive" | cut -f1), sha256 $sha"
-consumer fetchcontent -DMOBILENEXT_CONSUMER_MODE=fetchcontent -DMOBILENEXT_SOURCE="file://$archive" \
+consumer fetchcontent Debug -DMOBILENEXT_CONSUMER_MODE=fetchcontent -DMOBILENEXT_SOURCE="file://$archive" \
   -DMOBILENEXT_SOURCE_SHA256="$sha"
 
 step "pkg-config (mobilenext-dispatch, which requires mobilenext)"
