@@ -20,8 +20,8 @@ dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install o
   apt-get install -y -qq libclang-rt-14-dev
 
 # -O1 with line tables only, as the sanitizers' documentation suggests: reports keep file and
-# line, and the builds take about a fifth less time than at -O2 -g (the sanitized tests then
-# run longer, but far less than what the builds save).
+# line, and the builds take about a fifth less time than at -O2 -g, while the sanitized main
+# suite runs only a little longer (38 s instead of 35 on two cores).
 build() {  # name, sanitizer flags, targets beyond mobilenext_tests
   local dir="$base/$1"
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

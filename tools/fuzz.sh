@@ -73,8 +73,8 @@ fuzz_target() {
 failed=0
 if [ "$side_by_side" = 1 ]; then
   pids=()
+  mkdir -p "$base/logs"
   for target in "${targets[@]}"; do
-    mkdir -p "$base/logs"
     fuzz_target "$target" > "$base/logs/$target.summary" 2>&1 &
     pids+=($!)
   done
