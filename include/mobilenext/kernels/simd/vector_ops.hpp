@@ -53,31 +53,9 @@ constexpr int accumulator_budget() {
     return vector_registers<Arch>() * 3 / 4;
 }
 
-// x * y + z rounded once. xsimd 8.1 has no AVX-512 fma: there xsimd::fma is x * y + z, which
-// the compiler fuses or not depending on optimisation and context, so the same sum could round
-// differently from one call site (or build) to another. The kernels call this instead.
-// Without an FMA instruction (SSE2) it is x * y + z rounded twice. Compiled where the compiler
-// may use FMA (the kernel tests build every set into one program), that could be contracted
-// in one kernel path and not in another (two instantiations of a depthwise sweep differing
-// only in their epilogue rounded differently), so the product goes through a register the
-// compiler cannot see into and is always rounded before the add.
-template <class Arch>
-inline vfloat<Arch> fused_multiply_add(vfloat<Arch> x, vfloat<Arch> y, vfloat<Arch> z) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) return _mm512_fmadd_ps(x, y, z);
-#endif
-#if defined(__FMA__) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    if constexpr (!has_fma3<Arch>() && !std::is_base_of<xsimd::avx512f, Arch>::value) {
-        typename vfloat<Arch>::register_type product = x * y;
-        __asm__("" : "+x"(product));
-        return vfloat<Arch>(product) + z;
-    }
-#endif
-    return xsimd::fma(x, y, z);
-}
-
 // Keeps a loaded vector in a register: otherwise, short of registers, the compiler folds the
-// load into every FMA that uses the value, one load per use instead of one.
+// load into every FMA that uses the value, one load per use instead of one. (The value passes
+// through an empty asm statement, which the compiler cannot see into.)
 template <class Arch>
 MOBILENEXT_ALWAYS_INLINE inline void keep_in_register(vfloat<Arch>& v) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -87,6 +65,29 @@ MOBILENEXT_ALWAYS_INLINE inline void keep_in_register(vfloat<Arch>& v) {
 #else
     (void)v;
 #endif
+}
+
+// x * y + z rounded once. xsimd 8.1 has no AVX-512 fma: there xsimd::fma is x * y + z, which
+// the compiler fuses or not depending on optimisation and context, so the same sum could round
+// differently from one call site (or build) to another. The kernels call this instead.
+// Without an FMA instruction (SSE2) it is x * y + z rounded twice. Compiled where the compiler
+// may use FMA (the kernel tests build every set into one program), that could be contracted
+// in one kernel path and not in another (two instantiations of a depthwise sweep differing
+// only in their epilogue rounded differently), so the product goes through keep_in_register
+// and is always rounded before the add.
+template <class Arch>
+inline vfloat<Arch> fused_multiply_add(vfloat<Arch> x, vfloat<Arch> y, vfloat<Arch> z) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) return _mm512_fmadd_ps(x, y, z);
+#endif
+#if defined(__FMA__) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    if constexpr (!has_fma3<Arch>() && !std::is_base_of<xsimd::avx512f, Arch>::value) {
+        vfloat<Arch> product = x * y;
+        keep_in_register<Arch>(product);
+        return product + z;
+    }
+#endif
+    return xsimd::fma(x, y, z);
 }
 
 template <class Arch>
