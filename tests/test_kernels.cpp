@@ -136,6 +136,50 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3BandsAreBitIdenticalToTheWholeImage) {
             }
 }
 
+// A band of output rows read from a ring of input rows (a block's sliding window, the image
+// row r at ring row (r - input_first_row) mod ring_rows, wrapping around the ring's end)
+// gives the same bits as from the whole image, on the vector and the reference kernels.
+template <class Kernels>
+void expect_ring_rows_match_whole_image(std::uint32_t& seed) {
+    for (int c : {16, 17, 40})
+        for (int stride : {1, 2})
+            for (auto [h, w] : std::vector<std::pair<int, int>>{{9, 7}, {12, 5}, {6, 16}}) {
+                const auto torch_w = random_vector(std::size_t(c) * 9, seed++), scale = random_vector(c, seed++, 0.5f, 1.5f),
+                           bias = random_vector(c, seed++);
+                const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), c);
+                const auto input = random_vector(std::size_t(h) * w * c, seed++);
+                const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
+                const std::size_t row_floats = std::size_t(w) * c;
+                std::vector<float> whole(std::size_t(oh) * ow * c);
+                Kernels::dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), Activation::relu6, whole.data());
+                for (int y0 = 0; y0 < oh; ++y0)
+                    for (int y1 = y0 + 1; y1 <= std::min(oh, y0 + 3); ++y1) {
+                        const int first = std::max(0, y0 * stride - 1), end = std::min(h, (y1 - 1) * stride + 2);
+                        for (int ring = end - first; ring <= end - first + 2; ++ring)
+                            for (int offset : {0, 1, ring - 1}) {
+                                std::vector<float> rows(std::size_t(ring) * row_floats, -99.0f);
+                                DepthwiseRows r = whole_image(h, w, stride).with_rows(y0, y1);
+                                r.input_first_row = -offset;
+                                r.ring_rows = ring;
+                                for (int y = first; y < end; ++y)
+                                    std::copy_n(input.data() + std::size_t(y) * row_floats, row_floats,
+                                                rows.data() + r.input_row(y) * row_floats);
+                                std::vector<float> band(std::size_t(y1 - y0) * ow * c);
+                                Kernels::dwconv3x3(rows.data(), r, packed.view(), Activation::relu6, band.data());
+                                ASSERT_TRUE(std::equal(band.begin(), band.end(), whole.begin() + std::size_t(y0) * ow * c))
+                                    << Kernels::name() << " " << case_name("dwconv3x3 ring", 1, h, w, c, stride, Activation::relu6)
+                                    << " output rows " << y0 << ".." << y1 << " ring of " << ring << " rows, offset " << offset;
+                            }
+                    }
+            }
+}
+
+TYPED_TEST(SimdKernelTest, Dwconv3x3ReadsARingOfRowsAsTheImageItself) {
+    std::uint32_t seed = 950;
+    expect_ring_rows_match_whole_image<TypeParam>(seed);
+    expect_ring_rows_match_whole_image<ReferenceKernels>(seed);
+}
+
 // x * y + z with one rounding on every set with FMA hardware: 1 + 2^-11 + 2^-24 is not a float,
 // so a separate multiply loses the 2^-24 that a fused one keeps.
 TYPED_TEST(SimdKernelTest, FusedMultiplyAddRoundsOnce) {

@@ -6,7 +6,6 @@
 //   then, when shortcut_channels > 0: out[:, :k] += input[:, :k].
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -57,11 +56,10 @@ public:
 
     // Scratch floats forward_rows() needs for one image of height x width.
     std::size_t scratch_floats(int height, int width) const {
-        const std::size_t rows = std::size_t(rows_per_step(height, width)) * spec_.stride + 2;
-        const std::size_t pixels = rows * std::size_t(width);
+        const std::size_t pixels = std::size_t(step_input_rows(height, width)) * std::size_t(width);
         std::size_t floats = aligned(pixels * spec_.hidden);
         if (spec_.has_input_dw()) floats += aligned(pixels * spec_.in_channels);
-        if (spec_.has_output_dw()) floats += aligned(pixels * spec_.out_channels);
+        if (spec_.has_output_dw()) floats += aligned(std::size_t(window_ring_rows(height, width)) * width * spec_.out_channels);
         return floats;
     }
 
@@ -69,14 +67,14 @@ public:
     // [oh][ow][out] (`output` points at row 0 of the image, not aliasing `input`).
     //
     // The wide tensors never exist whole. The rows of the expansion that the output rows need
-    // are computed a step at a time into a sliding window of rows (the two rows shared with
-    // the next step are moved, not recomputed), from the input rows through the input
-    // depthwise and the reduction, and the output depthwise reads the window.
+    // are computed a step at a time into a ring of rows (the rows shared with the next step
+    // stay where they are and are not recomputed), from the input rows through the input
+    // depthwise and the reduction, and the output depthwise reads the ring.
     void forward_rows(const float* input, int height, int width, int out_row_begin, int out_row_end, float* output,
                       float* scratch) const {
         const BlockSpec& b = spec_;
         const int step = rows_per_step(height, width);
-        const std::size_t max_rows = std::size_t(step) * b.stride + 2;
+        const std::size_t max_rows = std::size_t(step_input_rows(height, width));
         float* hidden = scratch;
         float* dw_rows = hidden + aligned(max_rows * width * b.hidden);
         float* window = dw_rows + (b.has_input_dw() ? aligned(max_rows * width * b.in_channels) : 0);
@@ -90,22 +88,27 @@ public:
             return;
         }
         const std::size_t row_floats = std::size_t(width) * b.out_channels;
-        int window_first = 0, window_rows = 0;  // image rows held by the window
+        const int ring = window_ring_rows(height, width);
+        // Image row r lives in ring row (r + offset) mod ring. Every step after the first adds
+        // step * stride rows (a divisor of the ring), so the offset that starts the second step's
+        // rows at a multiple of it keeps each step's rows contiguous in the ring: one GEMM call.
+        const int first_end = std::min(height, (std::min(out_row_end, out_row_begin + step) - 1) * b.stride + 2);
+        const int added = step * b.stride;
+        const int offset = ring == height ? 0 : (added - first_end % added) % added;
+        int computed_end = -1;  // image rows [.., computed_end) are in the ring
         for (int y = out_row_begin; y < out_row_end; y += step) {
             const int end = std::min(out_row_end, y + step);
             const int need_first = std::max(0, y * b.stride - 1);
             const int need_end = std::min(height, (end - 1) * b.stride + 2);
-            int kept = 0;
-            if (window_rows > 0 && window_first + window_rows > need_first) {
-                kept = window_first + window_rows - need_first;
-                std::memmove(window, window + std::size_t(need_first - window_first) * row_floats,
-                             std::size_t(kept) * row_floats * sizeof(float));
+            // Rows not yet in the ring, in runs that do not pass its end.
+            for (int r = std::max(need_first, computed_end); r < need_end;) {
+                const int slot = (r + offset) % ring, run_end = std::min(need_end, r + (ring - slot));
+                expansion_rows(input, height, width, r, run_end, dw_rows, hidden, window + std::size_t(slot) * row_floats);
+                r = run_end;
             }
-            expansion_rows(input, height, width, need_first + kept, need_end, dw_rows, hidden,
-                           window + std::size_t(kept) * row_floats);
-            window_first = need_first;
-            window_rows = need_end - need_first;
-            const DepthwiseRows rows{height, width, b.stride, window_first, y, end};
+            computed_end = need_end;
+            DepthwiseRows rows{height, width, b.stride, -offset, y, end};
+            rows.ring_rows = ring;
             output_depthwise(window, rows, input, output + std::size_t(y) * ow * b.out_channels);
         }
     }
@@ -174,6 +177,20 @@ public:
 
 private:
     static constexpr int kStepPixels = 64;
+
+    // Input rows one step reads: its output rows' windows.
+    int step_input_rows(int height, int width) const {
+        return std::min(height, rows_per_step(height, width) * spec_.stride + 2);
+    }
+
+    // Rows of the ring that holds the expansion's rows for the output depthwise: a multiple of
+    // the rows each step adds (step * stride) with room for the rows shared with the previous
+    // step (two at stride 1, one at stride 2), or the whole image when that is no larger.
+    int window_ring_rows(int height, int width) const {
+        const int added = rows_per_step(height, width) * spec_.stride;
+        const int ring = (added + 2 + added - 1) / added * added;
+        return std::min(height, ring);
+    }
     // Scratch areas start on 64-byte boundaries.
     static std::size_t aligned(std::size_t floats) { return (floats + 15) / 16 * 16; }
 

@@ -42,13 +42,22 @@ struct DepthwiseWeights {
 
 // Which rows a depthwise convolution reads and writes, so that a block can compute a band of
 // output rows from a window of input rows (spatial tiling, and splitting work over threads).
-// The input pointer holds image rows [input_first_row, ...): only the rows the requested
-// output rows need are read; rows outside [0, height) are the zero padding.
+// The input pointer holds image rows [input_first_row, ...), or, when ring_rows > 0, a ring
+// of ring_rows rows where image row y is row (y - input_first_row) mod ring_rows (a block's
+// sliding window, whose rows then never move). Only the rows the requested output rows need
+// are read; rows outside [0, height) are the zero padding.
 struct DepthwiseRows {
     int height = 0, width = 0;  // of the whole input image
     int stride = 1;
-    int input_first_row = 0;                 // the image row `input` points at
+    int input_first_row = 0;                 // the image row at row 0 of `input`
     int out_row_begin = 0, out_row_end = 0;  // `output` points at row out_row_begin
+    int ring_rows = 0;                       // > 0: `input` is a ring of this many rows
+
+    // The row of `input` that holds image row y.
+    std::size_t input_row(int y) const {
+        const int row = y - input_first_row;
+        return std::size_t(ring_rows > 0 ? (row % ring_rows + ring_rows) % ring_rows : row);
+    }
 
     DepthwiseRows with_rows(int begin, int end) const {
         DepthwiseRows r = *this;

@@ -20,7 +20,7 @@ inline void dwconv3x3(const float* input, const DepthwiseRows& r, const Depthwis
                     for (int kx = 0; kx < 3; ++kx) {
                         const int y = oy * r.stride + ky - 1, x = ox * r.stride + kx - 1;
                         if (y < 0 || y >= r.height || x < 0 || x >= r.width) continue;
-                        acc += input[(std::size_t(y - r.input_first_row) * r.width + x) * C + c] *
+                        acc += input[(r.input_row(y) * r.width + x) * C + c] *
                                w.weights[(ky * 3 + kx) * w.channel_stride + c];
                     }
                 output[(std::size_t(oy - r.out_row_begin) * ow + ox) * C + c] = apply_activation(acc, act);

@@ -290,7 +290,7 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
     // Output rows y and y + 1 at stride 1, both windows inside the image vertically.
     const auto pair_rows = [&](int y) {
         const float* rows[4];
-        for (int k = 0; k < 4; ++k) rows[k] = input + std::size_t(y + k - 1 - r.input_first_row) * row_floats;
+        for (int k = 0; k < 4; ++k) rows[k] = input + r.input_row(y + k - 1) * row_floats;
         float* out0 = output + std::size_t(y - r.out_row_begin) * ow * C;
         float* out1 = out0 + std::size_t(ow) * C;
         const float* sc0 = shortcut_row(y);
@@ -320,7 +320,7 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
         // Row ky of the window; rows outside the image are never read.
         const float* rows[3] = {input, input, input};
         for (int ky = ky_begin; ky < ky_end; ++ky)
-            rows[ky] = input + std::size_t(oy * s + ky - 1 - r.input_first_row) * row_floats;
+            rows[ky] = input + r.input_row(oy * s + ky - 1) * row_floats;
         float* out_row = output + std::size_t(oy - r.out_row_begin) * ow * C;
         const float* sc = shortcut_row(oy);
 
