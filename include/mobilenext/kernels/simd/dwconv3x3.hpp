@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "../kernel_args.hpp"
 #include "vector_ops.hpp"
@@ -309,9 +310,11 @@ constexpr bool dwconv_row_pairs_s2() {
 
 // Depthwise 3x3, padding 1, stride 1 or 2, with the partial shortcut added when
 // `with_shortcut` (and `shortcut.input` is not null). Vectorised over channels (NHWC keeps
-// them contiguous). For each output row and channel vector the nine weight vectors stay in
-// registers while the row is swept; interior pixels take a fully unrolled path, the border
-// taps are clipped.
+// them contiguous). One channel vector at a time goes down all the output rows: its nine
+// weight vectors stay in registers for the whole column of rows, and the input rows a row
+// pair shares with the next are still in L1 when it reads them (the rows of one channel
+// vector are a few KB; all the channels of a row pair are 50-250 KB). Interior pixels take
+// a fully unrolled path, the border taps are clipped.
 template <class Arch, Activation act, bool with_shortcut>
 void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
                     const PartialShortcut& shortcut, float* output) {
@@ -321,6 +324,7 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
     const int vector_end = C / L * L;
     const int ow = conv3x3_output_size(W, s);
     const std::size_t row_floats = std::size_t(W) * C;
+    const auto out_row = [&](int y) { return output + std::size_t(y - r.out_row_begin) * ow * C; };
     // The shortcut's row that is added to output row y, if any.
     const auto shortcut_row = [&](int y) -> const float* {
         return with_shortcut && shortcut.input ? shortcut.input + std::size_t(y - r.out_row_begin) * ow * C : nullptr;
@@ -332,69 +336,61 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
         }
         sweep(DepthwiseEpilogue<act, false>());
     };
-    // Output rows y and y + 1, both windows inside the image vertically: input rows
-    // stride * y - 1 .. stride * y + stride + 1 (four at stride 1, five at stride 2).
-    const auto pair_rows = [&](int y, auto stride) {
-        constexpr int st = decltype(stride)::value;
-        const float* rows[st + 3];
-        for (int k = 0; k < st + 3; ++k) rows[k] = input + r.input_row(st * y + k - 1) * row_floats;
-        float* out0 = output + std::size_t(y - r.out_row_begin) * ow * C;
-        float* out1 = out0 + std::size_t(ow) * C;
-        const float* sc0 = shortcut_row(y);
-        const auto sweep = [&](int c) {
-            V wv[9], bias;
-            load_depthwise_vector<Arch>(w, c, wv, bias);
-            const bool add = sc0 && c < shortcut.channels;
-            const float* sc1 = add ? sc0 + std::size_t(ow) * C : nullptr;
-            with_epilogue(add, [&](auto epilogue) {
-                using E = decltype(epilogue);
-                dwconv3x3_row_pair_vector<Arch, E, st>(rows, W, C, c, wv, bias, add ? sc0 : nullptr, sc1,
-                                                       lanes_below<Arch>(c, shortcut.channels), out0, out1);
+    // Window rows [ky_begin, ky_end) of output row oy lie inside the image.
+    const auto window_rows = [&](int oy) {
+        return std::pair<int, int>(oy * s == 0 ? 1 : 0, std::min(3, r.height - oy * s + 1));
+    };
+
+    // The channel vector at channel c, every output row. Whole vectors; a channel count that is
+    // not a multiple of the vector ends with one more vector aligned to the last channel,
+    // overlapping the previous one (those channels are computed twice, identically), so only
+    // counts below one vector need scalar code.
+    const auto column = [&](int c) {
+        V wv[9], bias;
+        load_depthwise_vector<Arch>(w, c, wv, bias);
+        const lane_mask<Arch> keep = lanes_below<Arch>(c, shortcut.channels);
+        const bool adds = c < shortcut.channels;
+        // Output rows y and y + 1, both windows inside the image vertically: input rows
+        // stride * y - 1 .. stride * y + stride + 1 (four at stride 1, five at stride 2).
+        const auto pair_rows = [&](int y, auto stride) {
+            constexpr int st = decltype(stride)::value;
+            const float* rows[st + 3];
+            for (int k = 0; k < st + 3; ++k) rows[k] = input + r.input_row(st * y + k - 1) * row_floats;
+            const float* sc0 = adds ? shortcut_row(y) : nullptr;
+            const float* sc1 = sc0 ? sc0 + std::size_t(ow) * C : nullptr;
+            with_epilogue(sc0 != nullptr, [&](auto epilogue) {
+                dwconv3x3_row_pair_vector<Arch, decltype(epilogue), st>(rows, W, C, c, wv, bias, sc0, sc1, keep,
+                                                                        out_row(y), out_row(y + 1));
             });
         };
-        for (int c = 0; c < vector_end; c += L) sweep(c);
-        if (C % L != 0) sweep(C - L);
-    };
-    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
-        if constexpr (dwconv_row_pairs<Arch>()) {
-            if (s == 1 && C >= L && oy >= 1 && oy + 1 < r.out_row_end && oy + 2 < r.height) {
-                pair_rows(oy, std::integral_constant<int, 1>());
-                ++oy;
-                continue;
+        for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
+            if constexpr (dwconv_row_pairs<Arch>()) {
+                if (s == 1 && oy >= 1 && oy + 1 < r.out_row_end && oy + 2 < r.height) {
+                    pair_rows(oy, std::integral_constant<int, 1>());
+                    ++oy;
+                    continue;
+                }
             }
-        }
-        if constexpr (dwconv_row_pairs_s2<Arch>()) {
-            if (s == 2 && C >= L && oy >= 1 && oy + 1 < r.out_row_end && 2 * oy + 3 < r.height) {
-                pair_rows(oy, std::integral_constant<int, 2>());
-                ++oy;
-                continue;
+            if constexpr (dwconv_row_pairs_s2<Arch>()) {
+                if (s == 2 && oy >= 1 && oy + 1 < r.out_row_end && 2 * oy + 3 < r.height) {
+                    pair_rows(oy, std::integral_constant<int, 2>());
+                    ++oy;
+                    continue;
+                }
             }
-        }
-        const int ky_begin = oy * s == 0 ? 1 : 0;
-        const int ky_end = std::min(3, r.height - oy * s + 1);
-        // Row ky of the window; rows outside the image are never read.
-        const float* rows[3] = {input, input, input};
-        for (int ky = ky_begin; ky < ky_end; ++ky)
-            rows[ky] = input + r.input_row(oy * s + ky - 1) * row_floats;
-        float* out_row = output + std::size_t(oy - r.out_row_begin) * ow * C;
-        const float* sc = shortcut_row(oy);
-
-        // Whole vectors; a channel count that is not a multiple of the vector ends with one more
-        // vector aligned to the last channel, overlapping the previous one (those channels are
-        // computed twice, identically), so only counts below one vector need scalar code.
-        const auto sweep = [&](int c) {
-            V wv[9], bias;
-            load_depthwise_vector<Arch>(w, c, wv, bias);
-            const float* add = sc && c < shortcut.channels ? sc : nullptr;
-            const lane_mask<Arch> keep = lanes_below<Arch>(c, shortcut.channels);
+            const auto [ky_begin, ky_end] = window_rows(oy);
+            // Row ky of the window; rows outside the image are never read.
+            const float* rows[3] = {input, input, input};
+            for (int ky = ky_begin; ky < ky_end; ++ky) rows[ky] = input + r.input_row(oy * s + ky - 1) * row_floats;
+            const float* add = adds ? shortcut_row(oy) : nullptr;
             const auto row = [&](auto ky0, auto ky1) {
                 constexpr int k0 = decltype(ky0)::value, k1 = decltype(ky1)::value;
                 with_epilogue(add != nullptr, [&](auto epilogue) {
                     using E = decltype(epilogue);
                     if (s == 1)
-                        dwconv3x3_row_vector<Arch, E, 1, k0, k1>(rows, W, C, c, wv, bias, add, keep, out_row);
+                        dwconv3x3_row_vector<Arch, E, 1, k0, k1>(rows, W, C, c, wv, bias, add, keep, out_row(oy));
                     else
-                        dwconv3x3_row_vector<Arch, E, 2, k0, k1>(rows, W, C, c, wv, bias, add, keep, out_row);
+                        dwconv3x3_row_vector<Arch, E, 2, k0, k1>(rows, W, C, c, wv, bias, add, keep, out_row(oy));
                 });
             };
             using K0 = std::integral_constant<int, 0>;
@@ -405,21 +401,29 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
                 ky_end == 3 ? row(K0(), K3()) : row(K0(), K2());
             else
                 ky_end == 3 ? row(K1(), K3()) : row(K1(), K2());
-        };
-        for (int c = 0; c < vector_end; c += L) sweep(c);
-        if (C >= L && C % L != 0) sweep(C - L);
-        // Fewer channels than one vector: the same sums, one lane at a time.
-        if (C >= L) continue;
+        }
+    };
+    if (C >= L) {
+        for (int c = 0; c < vector_end; c += L) column(c);
+        if (C % L != 0) column(C - L);
+        return;
+    }
+    // Fewer channels than one vector: the same sums, one lane at a time.
+    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
+        const auto [ky_begin, ky_end] = window_rows(oy);
+        const float* sc = shortcut_row(oy);
+        float* out = out_row(oy);
         for (int ox = 0; ox < ow; ++ox) {
             const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
-            for (int c = vector_end; c < C; ++c) {
+            for (int c = 0; c < C; ++c) {
                 float acc = w.bias[c];
                 for (int ky = ky_begin; ky < ky_end; ++ky)
                     for (int kx = kx_begin; kx < kx_end; ++kx)
-                        acc = std::fma(rows[ky][std::size_t(ox * s + kx - 1) * C + c], w.weights[(ky * 3 + kx) * cs + c], acc);
+                        acc = std::fma(input[r.input_row(oy * s + ky - 1) * row_floats + std::size_t(ox * s + kx - 1) * C + c],
+                                       w.weights[(ky * 3 + kx) * cs + c], acc);
                 float value = apply_activation(acc, act);
                 if (sc && c < shortcut.channels) value += sc[std::size_t(ox) * C + c];
-                out_row[std::size_t(ox) * C + c] = value;
+                out[std::size_t(ox) * C + c] = value;
             }
         }
     }
