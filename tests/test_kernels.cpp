@@ -250,7 +250,8 @@ TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
     // kMaxInputChannels: the fewest pixels per gathered run of windows, several runs per row.
     for (int in : {1, 3, 4, kMaxInputChannels})
         for (int out : {8, 16, 17, 24, 32, 33, 48, 72})
-            for (auto [h, w] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {15, 15}, {32, 33}, {9, 4}}) {
+            // 5x101 and 6x64: rows of interior pixels in several register tiles, odd and even widths.
+            for (auto [h, w] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {3, 3}, {7, 7}, {15, 15}, {32, 33}, {9, 4}, {5, 101}, {6, 64}}) {
                 const int batch = 2;
                 const auto torch_w = random_vector(std::size_t(out) * in * 9, seed++);
                 const auto bias = random_vector(out, seed++);

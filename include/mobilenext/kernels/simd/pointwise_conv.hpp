@@ -54,47 +54,26 @@ struct ColumnTile {
     int ahead_lines;           // floats per row, cache lines per row
 };
 
-// One register tile of the GEMM: `rows` pixels x `vectors` vectors of output channels
-// (`output` points at the tile's first column of its first pixel). The accumulators stay in
-// registers over the whole reduction; each step loads `vectors` weight vectors and broadcasts
-// one input per pixel (an FMA operand straight from memory on AVX-512).
-//
-// `ahead`, when not null, is row 0 of the next column tile's weights: one of its rows is
-// prefetched per step, so a layer whose weights come from L3 or memory does not wait on them
-// tile after tile.
+// Every row of a register tile starts from the bias of the tile's columns.
 template <class Arch, int rows, int vectors>
-inline void pointwise_tile(const float* input, const ColumnTile& t, float* output, const float* ahead) {
-    using V = vfloat<Arch>;
-    constexpr int L = int(V::size);
-    // Copies: the stores below could alias `t`, and would make the compiler read it again.
-    const int in_channels = t.in_channels, columns = t.columns;
-    const std::size_t out_stride = std::size_t(t.out_channels), step = t.weight_step, ahead_step = t.ahead_step;
-    const int ahead_lines = t.ahead_lines;
-    V acc[rows][vectors];
+MOBILENEXT_ALWAYS_INLINE inline void start_tile(vfloat<Arch> (&acc)[rows][vectors], const float* bias) {
+    constexpr int L = int(vfloat<Arch>::size);
     MOBILENEXT_UNROLL
     for (int j = 0; j < vectors; ++j) {
-        const V b = V::load_unaligned(t.bias + j * L);
+        const vfloat<Arch> b = vfloat<Arch>::load_unaligned(bias + j * L);
         MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i) acc[i][j] = b;
     }
-    const float* wrow = t.weights;
-    for (int ci = 0; ci < in_channels; ++ci, wrow += step) {
-        if (ahead) {
-            for (int line = 0; line < ahead_lines; ++line) __builtin_prefetch(ahead + line * 16, 0, 2);
-            ahead += ahead_step;
-        }
-        V wv[vectors];
-        MOBILENEXT_UNROLL
-        for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
-        MOBILENEXT_UNROLL
-        for (int i = 0; i < rows; ++i) {
-            const V a(input[std::size_t(i) * in_channels + ci]);
-            MOBILENEXT_UNROLL
-            for (int j = 0; j < vectors; ++j) acc[i][j] = fused_multiply_add(a, wv[j], acc[i][j]);
-        }
-    }
-    // One test per tile for the activation and for a partial last vector, not one per vector.
-    if (t.act == Activation::relu6) {
+}
+
+// The epilogue of a register tile: the activation, then the stores of its `columns` output
+// channels (a multiple of the vector, or a partial last vector) for each of its rows. One
+// test per tile for the activation and for a partial last vector, not one per vector.
+template <class Arch, int rows, int vectors>
+MOBILENEXT_ALWAYS_INLINE inline void store_tile(vfloat<Arch> (&acc)[rows][vectors], Activation act, int columns,
+                                                float* output, std::size_t out_stride) {
+    constexpr int L = int(vfloat<Arch>::size);
+    if (act == Activation::relu6) {
         MOBILENEXT_UNROLL
         for (int i = 0; i < rows; ++i)
             MOBILENEXT_UNROLL
@@ -112,6 +91,43 @@ inline void pointwise_tile(const float* input, const ColumnTile& t, float* outpu
         MOBILENEXT_UNROLL
         for (int j = 0; j < vectors; ++j)
             if (columns > j * L) store_first<Arch>(acc[i][j], output + i * out_stride + j * L, columns - j * L);
+}
+
+// One register tile of the GEMM: `rows` pixels x `vectors` vectors of output channels
+// (`output` points at the tile's first column of its first pixel). The accumulators stay in
+// registers over the whole reduction; each step loads `vectors` weight vectors and broadcasts
+// one input per pixel (an FMA operand straight from memory on AVX-512).
+//
+// `ahead`, when not null, is row 0 of the next column tile's weights: one of its rows is
+// prefetched per step, so a layer whose weights come from L3 or memory does not wait on them
+// tile after tile.
+template <class Arch, int rows, int vectors>
+inline void pointwise_tile(const float* input, const ColumnTile& t, float* output, const float* ahead) {
+    using V = vfloat<Arch>;
+    constexpr int L = int(V::size);
+    // Copies: the stores below could alias `t`, and would make the compiler read it again.
+    const int in_channels = t.in_channels, columns = t.columns;
+    const std::size_t out_stride = std::size_t(t.out_channels), step = t.weight_step, ahead_step = t.ahead_step;
+    const int ahead_lines = t.ahead_lines;
+    V acc[rows][vectors];
+    start_tile<Arch, rows, vectors>(acc, t.bias);
+    const float* wrow = t.weights;
+    for (int ci = 0; ci < in_channels; ++ci, wrow += step) {
+        if (ahead) {
+            for (int line = 0; line < ahead_lines; ++line) __builtin_prefetch(ahead + line * 16, 0, 2);
+            ahead += ahead_step;
+        }
+        V wv[vectors];
+        MOBILENEXT_UNROLL
+        for (int j = 0; j < vectors; ++j) wv[j] = V::load_unaligned(wrow + j * L);
+        MOBILENEXT_UNROLL
+        for (int i = 0; i < rows; ++i) {
+            const V a(input[std::size_t(i) * in_channels + ci]);
+            MOBILENEXT_UNROLL
+            for (int j = 0; j < vectors; ++j) acc[i][j] = fused_multiply_add(a, wv[j], acc[i][j]);
+        }
+    }
+    store_tile<Arch, rows, vectors>(acc, t.act, columns, output, out_stride);
 }
 
 template <class Arch>
