@@ -13,10 +13,14 @@ namespace mobilenext::kernels::simd {
 namespace detail {
 
 // Rows of a register tile: accumulators fill 24 of the 32 vector registers of AVX-512 and
-// NEON, 12 of the 16 of SSE and AVX2; the rest hold weights and the broadcast input.
+// NEON, 12 of the 16 of SSE and AVX2; the rest hold weights and the broadcast input. A
+// one-vector tile stops at 10 rows: each row's input is at its own offset, and 24 of them
+// did not fit the 16 general registers (the compiler kept them on the stack and in vector
+// registers and reloaded them at every step; 10 rows ran 5-15% faster on an AVX-512 Xeon, the
+// network about 1% at width 0.35; the 12-row AVX2 tiles stop at 10 too, not timed there).
 template <class Arch>
 constexpr int tile_rows(int vectors) {
-    return accumulator_budget<Arch>() / vectors;
+    return vectors == 1 ? std::min(10, accumulator_budget<Arch>()) : accumulator_budget<Arch>() / vectors;
 }
 
 // Widest column tile, in vectors: 4 x 6 rows with 32 registers; 2 x 6 rows with 16 (a tile
