@@ -54,8 +54,12 @@ struct ColumnTile {
     int out_channels;          // floats per output pixel
     int columns;               // columns of the tile that exist (the last tile may have fewer)
     Activation act;
-    std::size_t ahead_step;    // the next column tile's weights (prefetched by the first tile):
-    int ahead_lines;           // floats per row, cache lines per row
+    // The next column tile's weights, prefetched a row per step, every count-th row by each of
+    // the column's count tiles: floats from one prefetched row to the next, the end of the
+    // rows, cache lines per row.
+    std::size_t ahead_step;
+    const float* ahead_end;
+    int ahead_lines;
 };
 
 // Every row of a register tile starts from the bias of the tile's columns.
@@ -102,9 +106,9 @@ MOBILENEXT_ALWAYS_INLINE inline void store_tile(vfloat<Arch> (&acc)[rows][vector
 // registers over the whole reduction; each step loads `vectors` weight vectors and broadcasts
 // one input per pixel (an FMA operand straight from memory on AVX-512).
 //
-// `ahead`, when not null, is row 0 of the next column tile's weights: one of its rows is
-// prefetched per step, so a layer whose weights come from L3 or memory does not wait on them
-// tile after tile.
+// `ahead`, when not null, is the first row of the next column tile's weights this tile
+// prefetches (one per step, t.ahead_step apart, up to t.ahead_end), so a layer whose weights
+// come from L3 or memory does not wait on them tile after tile.
 template <class Arch, int rows, int vectors>
 inline void pointwise_tile(const float* input, const ColumnTile& t, float* output, const float* ahead) {
     using V = vfloat<Arch>;
@@ -113,11 +117,12 @@ inline void pointwise_tile(const float* input, const ColumnTile& t, float* outpu
     const int in_channels = t.in_channels, columns = t.columns;
     const std::size_t out_stride = std::size_t(t.out_channels), step = t.weight_step, ahead_step = t.ahead_step;
     const int ahead_lines = t.ahead_lines;
+    const float* const ahead_end = t.ahead_end;
     V acc[rows][vectors];
     start_tile<Arch, rows, vectors>(acc, t.bias);
     const float* wrow = t.weights;
     for (int ci = 0; ci < in_channels; ++ci, wrow += step) {
-        if (ahead) {
+        if (ahead && ahead < ahead_end) {
             for (int line = 0; line < ahead_lines; ++line) __builtin_prefetch(ahead + line * 16, 0, 2);
             ahead += ahead_step;
         }
@@ -156,6 +161,12 @@ inline void pointwise_columns(const float* input, std::size_t pixels, const Poin
     const std::size_t count = (pixels + tallest - 1) / tallest;
     if (count == 0) return;
     const std::size_t base = pixels / count, taller = pixels % count;
+    // The tiles share the prefetching of the next column tile's weights (tile k its rows k,
+    // k + count, ...): all in the first tile, its loads waited behind the prefetches when the
+    // weights came from L3 (the 7x7 blocks' 1x1 layers 3-4% slower, the network 1.5-2%, on an
+    // AVX-512 Xeon).
+    const std::size_t next_row = next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0;
+    const float* ahead = next_vectors > 0 ? w.at(0, next_co) : nullptr;
     ColumnTile t{w.at(0, co),
                  std::size_t(w.panel_width(co)),
                  w.bias + co,
@@ -163,14 +174,13 @@ inline void pointwise_columns(const float* input, std::size_t pixels, const Poin
                  w.out_channels,
                  std::min(vectors * L, w.out_channels - co),
                  act,
-                 next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0,
+                 next_row * count,
+                 ahead ? ahead + next_row * std::size_t(w.in_channels) : nullptr,
                  (next_vectors * int(sizeof(float)) * L + 63) / 64};
-    // The first tile prefetches the next column tile's weights.
-    const float* ahead = next_vectors > 0 ? w.at(0, next_co) : nullptr;
     std::size_t p = 0;
     for (std::size_t k = 0; k < count; ++k) {
         const std::size_t rows = base + (k < taller ? 1 : 0);
-        tiles[rows - 1](input + p * w.in_channels, t, output + p * w.out_channels + co, k == 0 ? ahead : nullptr);
+        tiles[rows - 1](input + p * w.in_channels, t, output + p * w.out_channels + co, ahead ? ahead + k * next_row : nullptr);
         p += rows;
     }
 }

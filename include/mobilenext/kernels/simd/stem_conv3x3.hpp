@@ -104,7 +104,7 @@ void stem_direct_columns(const float* image, int width, int oy, int ox0, int n, 
     const int count = (n + tallest - 1) / tallest;
     const int base = n / count, taller = n % count;
     const ColumnTile t{w.at(0, co), std::size_t(w.panel_width(co)), w.bias + co, w.in_channels, w.out_channels,
-                       std::min(vectors * L, w.out_channels - co), Activation::relu6, 0, 0};
+                       std::min(vectors * L, w.out_channels - co), Activation::relu6, 0, nullptr, 0};
     const std::size_t row_floats = std::size_t(width) * channels;
     int ox = ox0;
     for (int k = 0; k < count; ++k) {
