@@ -340,6 +340,13 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
     const auto window_rows = [&](int oy) {
         return std::pair<int, int>(oy * s == 0 ? 1 : 0, std::min(3, r.height - oy * s + 1));
     };
+    // Row ky of output row oy's window, for the rows inside the image (the others are never
+    // read and are left pointing at `input`).
+    const auto window_row_pointers = [&](int oy, const float* (&rows)[3]) {
+        const auto [ky_begin, ky_end] = window_rows(oy);
+        for (int ky = 0; ky < 3; ++ky)
+            rows[ky] = ky >= ky_begin && ky < ky_end ? input + r.input_row(oy * s + ky - 1) * row_floats : input;
+    };
 
     // The channel vector at channel c, every output row. Whole vectors; a channel count that is
     // not a multiple of the vector ends with one more vector aligned to the last channel,
@@ -379,9 +386,8 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
                 }
             }
             const auto [ky_begin, ky_end] = window_rows(oy);
-            // Row ky of the window; rows outside the image are never read.
-            const float* rows[3] = {input, input, input};
-            for (int ky = ky_begin; ky < ky_end; ++ky) rows[ky] = input + r.input_row(oy * s + ky - 1) * row_floats;
+            const float* rows[3];
+            window_row_pointers(oy, rows);
             const float* add = adds ? shortcut_row(oy) : nullptr;
             const auto row = [&](auto ky0, auto ky1) {
                 constexpr int k0 = decltype(ky0)::value, k1 = decltype(ky1)::value;
@@ -411,6 +417,8 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
     // Fewer channels than one vector: the same sums, one lane at a time.
     for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
         const auto [ky_begin, ky_end] = window_rows(oy);
+        const float* rows[3];
+        window_row_pointers(oy, rows);
         const float* sc = shortcut_row(oy);
         float* out = out_row(oy);
         for (int ox = 0; ox < ow; ++ox) {
@@ -419,8 +427,7 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
                 float acc = w.bias[c];
                 for (int ky = ky_begin; ky < ky_end; ++ky)
                     for (int kx = kx_begin; kx < kx_end; ++kx)
-                        acc = std::fma(input[r.input_row(oy * s + ky - 1) * row_floats + std::size_t(ox * s + kx - 1) * C + c],
-                                       w.weights[(ky * 3 + kx) * cs + c], acc);
+                        acc = std::fma(rows[ky][std::size_t(ox * s + kx - 1) * C + c], w.weights[(ky * 3 + kx) * cs + c], acc);
                 float value = apply_activation(acc, act);
                 if (sc && c < shortcut.channels) value += sc[std::size_t(ox) * C + c];
                 out[std::size_t(ox) * C + c] = value;
