@@ -200,6 +200,23 @@ inline int column_tile_vectors(const PointwiseWeights& w, int co) {
     return v + width <= vectors ? width : vectors - v;
 }
 
+// Calls f(std::integral_constant<int, count>()): a column tile's width in vectors, as found by
+// column_tile_vectors, made a compile-time constant for the register tiles.
+template <class Arch, class F>
+inline void with_column_tile_vectors(int count, const F& f) {
+    constexpr int widest = widest_column_tile<Arch>();
+    switch (count) {
+        case 4:
+            if constexpr (widest >= 4) f(std::integral_constant<int, 4>());
+            break;
+        case 3:
+            if constexpr (widest >= 3) f(std::integral_constant<int, 3>());
+            break;
+        case 2: f(std::integral_constant<int, 2>()); break;
+        default: f(std::integral_constant<int, 1>()); break;
+    }
+}
+
 }  // namespace detail
 
 // Pointwise (1x1) convolution: the same contract as reference::pointwise_conv. Requires the
@@ -226,17 +243,9 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
             const int count = detail::column_tile_vectors<Arch>(w, co), next = co + count * L;
             // Prefetching pays on the first pass over the weights; later chunks find them in cache.
             const int next_count = k == 0 && next < w.out_channels ? detail::column_tile_vectors<Arch>(w, next) : 0;
-            constexpr int widest = detail::widest_column_tile<Arch>();
-            switch (count) {
-                case 4:
-                    if constexpr (widest >= 4) detail::pointwise_columns<Arch, 4>(in, n, w, co, act, out, next, next_count);
-                    break;
-                case 3:
-                    if constexpr (widest >= 3) detail::pointwise_columns<Arch, 3>(in, n, w, co, act, out, next, next_count);
-                    break;
-                case 2: detail::pointwise_columns<Arch, 2>(in, n, w, co, act, out, next, next_count); break;
-                default: detail::pointwise_columns<Arch, 1>(in, n, w, co, act, out, next, next_count); break;
-            }
+            detail::with_column_tile_vectors<Arch>(count, [&](auto vectors) {
+                detail::pointwise_columns<Arch, decltype(vectors)::value>(in, n, w, co, act, out, next, next_count);
+            });
             co = next;
         }
         p0 += n;

@@ -41,7 +41,7 @@ inline void gather_stem_windows(const float* image, int height, int width, int C
             const float* in = image + (std::size_t(y) * width + std::size_t(x0 + kx_begin)) * Ci;
             if (kx_begin == 0 && kx_end == 3) {
                 // A fixed-size copy is a few vector moves; std::copy_n became a call to memmove per
-                // window row (the gathering took as long as the GEMM on an AVX-512 Xeon).
+                // window row (the gathering alone then took as long as the GEMM on an AVX-512 Xeon).
                 if constexpr (channels != 0)
                     std::memcpy(patch, in, sizeof(float) * 3 * channels);
                 else
@@ -123,17 +123,9 @@ void stem_direct_row(const float* image, int width, int oy, int ox0, int n, cons
     constexpr int L = int(vfloat<Arch>::size);
     for (int co = 0; co < w.out_channels;) {
         const int count = column_tile_vectors<Arch>(w, co);
-        constexpr int widest = widest_column_tile<Arch>();
-        switch (count) {
-            case 4:
-                if constexpr (widest >= 4) stem_direct_columns<Arch, channels, 4>(image, width, oy, ox0, n, w, co, out_row);
-                break;
-            case 3:
-                if constexpr (widest >= 3) stem_direct_columns<Arch, channels, 3>(image, width, oy, ox0, n, w, co, out_row);
-                break;
-            case 2: stem_direct_columns<Arch, channels, 2>(image, width, oy, ox0, n, w, co, out_row); break;
-            default: stem_direct_columns<Arch, channels, 1>(image, width, oy, ox0, n, w, co, out_row); break;
-        }
+        with_column_tile_vectors<Arch>(count, [&](auto vectors) {
+            stem_direct_columns<Arch, channels, decltype(vectors)::value>(image, width, oy, ox0, n, w, co, out_row);
+        });
         co += count * L;
     }
 }
@@ -178,7 +170,7 @@ void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_ro
         float* out_row = output + std::size_t(oy - out_row_begin) * ow * Co;
         if (Ci == 3 && oy >= 1 && 2 * oy + 1 < height && inner_end > 1) {
             // RGB rows inside the image: the interior straight from the image (gathering the
-            // windows took a quarter of the stem's time), the border columns gathered.
+            // windows took about a third of the stem's time), the border columns gathered.
             gathered(oy, 0, 1, out_row);
             detail::stem_direct_row<Arch, 3>(image, width, oy, 1, inner_end - 1, gemm, out_row);
             gathered(oy, inner_end, ow, out_row);
