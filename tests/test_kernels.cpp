@@ -36,7 +36,10 @@ std::string case_name(const std::string& kernel, int batch, int h, int w, int c,
 TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
     std::vector<std::pair<int, int>> sizes;
     for (int s : kSizes) sizes.emplace_back(s, s);
-    sizes.insert(sizes.end(), {{7, 15}, {15, 2}, {1, 28}, {28, 1}, {3, 14}});
+    // Row widths 4 .. 10 and 16: a row pair is swept in tiles of four pixels, the first with
+    // the left padding and the last (one to four pixels) with the right padding if any.
+    sizes.insert(sizes.end(), {{7, 15}, {15, 2}, {1, 28}, {28, 1}, {3, 14}, {5, 4}, {4, 5}, {6, 6}, {8, 8},
+                               {5, 9}, {9, 10}, {4, 16}});
     std::uint32_t seed = 1;
     for (int c : kChannels)
         for (auto [h, w] : sizes)

@@ -105,94 +105,51 @@ MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4(const float* const rows
     dwconv3x3_store4<Arch, E>(a0, a1, a2, a3, shortcut, keep, out, std::size_t(C));
 }
 
-// Two output rows x four interior pixels of one channel vector at stride 1: the rows share
-// two of their four input rows, so each loaded column feeds up to six FMAs (24 loads for 72
-// FMAs instead of 36), and the eight accumulator chains hide the FMA latency.
-template <class Arch, class E>
-MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4x2(const float* const rows[4], std::size_t at, int C,
-                                                           const vfloat<Arch>* wv, vfloat<Arch> bias,
-                                                           const float* shortcut0, const float* shortcut1,
-                                                           lane_mask<Arch> keep, float* out0, float* out1) {
+// Two output rows x `n` consecutive output pixels of one channel vector, at either stride;
+// `at` is the offset of the first pixel's window column 0 (its column stride * ox - 1).
+// rows[0 .. stride + 2] are the input rows of both windows: row 0's window is rows 0 .. 2,
+// row 1's is rows stride .. stride + 2, so at stride 1 they share two rows and at stride 2
+// one. Each input column is loaded once into a register and feeds every tap that reads it
+// (at stride 1 and n = 4: 24 loads for 72 FMAs; two single rows of single pixels take one
+// load per FMA), and the 2n accumulator chains hide the FMA latency. `left`: the first
+// pixel's left tap is the zero padding (ox = 0); `right`: the last pixel's right tap is. So
+// the rows' edges take tiles too instead of one pixel at a time: the 7- and 14-pixel rows of
+// the last stages were a third single pixels.
+//
+// Every pixel gets its taps in the one-pixel path's order (ky, then kx): input row by input
+// row, and within a row column j is tap kx of pixel (j - kx) / stride, kx rising with j.
+template <class Arch, class E, int stride, int n, bool left, bool right>
+MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_tile_x2(const float* const rows[stride + 3], std::ptrdiff_t at, int C,
+                                                       const vfloat<Arch>* wv, vfloat<Arch> bias,
+                                                       const float* shortcut0, const float* shortcut1,
+                                                       lane_mask<Arch> keep, float* out0, float* out1) {
     using V = vfloat<Arch>;
-    V a0 = bias, a1 = bias, a2 = bias, a3 = bias;  // output row 0
-    V b0 = bias, b1 = bias, b2 = bias, b3 = bias;  // output row 1
+    constexpr int last_column = stride * (n - 1) + 2;
+    V a[n], b[n];  // output rows 0 and 1
     MOBILENEXT_UNROLL
-    for (int r = 0; r < 4; ++r) {
-        const float* in = rows[r] + at;
-        const auto col = [in, C](int i) { return V::load_unaligned(in + std::size_t(i) * C); };
-        const V c[6] = {col(0), col(1), col(2), col(3), col(4), col(5)};
-        if (r < 3) dwconv3x3_window_row4_s1<Arch>(c, wv + r * 3, a0, a1, a2, a3);        // window row r of output row 0
-        if (r > 0) dwconv3x3_window_row4_s1<Arch>(c, wv + (r - 1) * 3, b0, b1, b2, b3);  // window row r - 1 of row 1
-    }
-    dwconv3x3_store4<Arch, E>(a0, a1, a2, a3, shortcut0, keep, out0, std::size_t(C));
-    dwconv3x3_store4<Arch, E>(b0, b1, b2, b3, shortcut1, keep, out1, std::size_t(C));
-}
-
-// The same with 16 vector registers, where the nine weights, eight accumulators and six
-// columns do not fit: input row by input row, each column is loaded once into a register and
-// feeds both output rows, with only the six weights of the two window rows it meets in play
-// (8 accumulators, the weights and one column: 36 loads for 72 FMAs, eight chains).
-template <class Arch, class E>
-MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4x2_rolling(const float* const rows[4], std::size_t at, int C,
-                                                                   const vfloat<Arch>* wv, vfloat<Arch> bias,
-                                                                   const float* shortcut0, const float* shortcut1,
-                                                                   lane_mask<Arch> keep, float* out0, float* out1) {
-    using V = vfloat<Arch>;
-    V a[4] = {bias, bias, bias, bias};  // output row 0
-    V b[4] = {bias, bias, bias, bias};  // output row 1
+    for (int p = 0; p < n; ++p) a[p] = b[p] = bias;
     MOBILENEXT_UNROLL
-    for (int r = 0; r < 4; ++r) {
-        const float* in = rows[r] + at;
+    for (int r = 0; r < stride + 3; ++r) {
         MOBILENEXT_UNROLL
-        for (int j = 0; j < 6; ++j) {
-            V col = V::load_unaligned(in + std::size_t(j) * C);
+        for (int j = left ? 1 : 0; j <= (right ? last_column - 1 : last_column); ++j) {
+            V col = V::load_unaligned(rows[r] + (at + std::ptrdiff_t(j) * C));
             keep_in_register<Arch>(col);
-            // Column j is tap kx of pixel j - kx; kx rises with j, as in every other path.
             MOBILENEXT_UNROLL
             for (int kx = 0; kx < 3; ++kx) {
-                const int p = j - kx;
-                if (p < 0 || p > 3) continue;
-                if (r < 3) a[p] = fused_multiply_add(col, wv[r * 3 + kx], a[p]);      // window row r of row 0
-                if (r > 0) b[p] = fused_multiply_add(col, wv[(r - 1) * 3 + kx], b[p]);  // window row r - 1 of row 1
-            }
-        }
-    }
-    dwconv3x3_store4<Arch, E>(a[0], a[1], a[2], a[3], shortcut0, keep, out0, std::size_t(C));
-    dwconv3x3_store4<Arch, E>(b[0], b[1], b[2], b[3], shortcut1, keep, out1, std::size_t(C));
-}
-
-// Two output rows x four interior pixels of one channel vector at stride 2, for 32 vector
-// registers: the rows' windows share one of their five input rows, and each input column is
-// loaded once into a register and feeds every tap that reads it (45 loads for 72 FMAs instead
-// of 54 in two single rows, and eight accumulator chains instead of four).
-template <class Arch, class E>
-MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4x2_s2(const float* const rows[5], std::size_t at, int C,
-                                                              const vfloat<Arch>* wv, vfloat<Arch> bias,
-                                                              const float* shortcut0, const float* shortcut1,
-                                                              lane_mask<Arch> keep, float* out0, float* out1) {
-    using V = vfloat<Arch>;
-    V a[4] = {bias, bias, bias, bias};  // output row 0: input rows 0 .. 2
-    V b[4] = {bias, bias, bias, bias};  // output row 1: input rows 2 .. 4
-    MOBILENEXT_UNROLL
-    for (int r = 0; r < 5; ++r) {
-        const float* in = rows[r] + at;
-        MOBILENEXT_UNROLL
-        for (int j = 0; j < 9; ++j) {
-            V col = V::load_unaligned(in + std::size_t(j) * C);
-            keep_in_register<Arch>(col);
-            // Column j is tap kx of pixel (j - kx) / 2; kx rises with j, as in every other path.
-            MOBILENEXT_UNROLL
-            for (int kx = 0; kx < 3; ++kx) {
-                if ((j - kx) % 2 != 0) continue;
-                const int p = (j - kx) / 2;
-                if (p < 0 || p > 3) continue;
+                if ((j - kx) % stride != 0) continue;
+                const int p = (j - kx) / stride;
+                if (j < kx || p >= n) continue;
                 if (r < 3) a[p] = fused_multiply_add(col, wv[r * 3 + kx], a[p]);
-                if (r >= 2) b[p] = fused_multiply_add(col, wv[(r - 2) * 3 + kx], b[p]);
+                if (r >= stride) b[p] = fused_multiply_add(col, wv[(r - stride) * 3 + kx], b[p]);
             }
         }
     }
-    dwconv3x3_store4<Arch, E>(a[0], a[1], a[2], a[3], shortcut0, keep, out0, std::size_t(C));
-    dwconv3x3_store4<Arch, E>(b[0], b[1], b[2], b[3], shortcut1, keep, out1, std::size_t(C));
+    const std::size_t step = std::size_t(C);
+    MOBILENEXT_UNROLL
+    for (int p = 0; p < n; ++p) {
+        dwconv3x3_store<Arch, E>(a[p], shortcut0 ? shortcut0 + p * step : nullptr, keep, out0 + p * step);
+        dwconv3x3_store<Arch, E>(b[p], shortcut1 ? shortcut1 + p * step : nullptr, keep, out1 + p * step);
+    }
 }
 
 // One output pixel whose window rows [ky0, ky1) and columns [kx0, kx1) lie inside the image
@@ -242,48 +199,52 @@ inline void dwconv3x3_row_vector(const float* const rows[3], int width, int C, i
     for (; ox < ow; ++ox) dwconv3x3_pixel<Arch, E, ky0, ky1, 0, 2>(rows, at(ox), C, wv, bias, sc(ox), keep, out(ox));
 }
 
+// dwconv3x3_tile_x2 for a tile width known at run time (1 to 4 pixels), at output column ox.
+template <class Arch, class E, int stride, bool left, bool right>
+MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_tile_x2_of(int count, const float* const rows[stride + 3], int ox, int C,
+                                                          int c, const vfloat<Arch>* wv, vfloat<Arch> bias,
+                                                          const float* shortcut_row0, const float* shortcut_row1,
+                                                          lane_mask<Arch> keep, float* out_row0, float* out_row1) {
+    const std::ptrdiff_t at = std::ptrdiff_t(ox * stride - 1) * C + c;
+    const std::size_t px = std::size_t(ox) * std::size_t(C) + std::size_t(c);
+    const float* sc0 = shortcut_row0 ? shortcut_row0 + px : nullptr;
+    const float* sc1 = shortcut_row1 ? shortcut_row1 + px : nullptr;
+    float* out0 = out_row0 + px;
+    float* out1 = out_row1 + px;
+    switch (count) {
+        case 1: return dwconv3x3_tile_x2<Arch, E, stride, 1, left, right>(rows, at, C, wv, bias, sc0, sc1, keep, out0, out1);
+        case 2: return dwconv3x3_tile_x2<Arch, E, stride, 2, left, right>(rows, at, C, wv, bias, sc0, sc1, keep, out0, out1);
+        case 3: return dwconv3x3_tile_x2<Arch, E, stride, 3, left, right>(rows, at, C, wv, bias, sc0, sc1, keep, out0, out1);
+        default: return dwconv3x3_tile_x2<Arch, E, stride, 4, left, right>(rows, at, C, wv, bias, sc0, sc1, keep, out0, out1);
+    }
+}
+
 // Two consecutive output rows whose windows lie inside the image vertically (rows[0 ..
-// stride + 2] are input rows stride * oy - 1 .. stride * oy + stride + 1), one channel vector.
+// stride + 2] are input rows stride * oy - 1 .. stride * oy + stride + 1), one channel vector:
+// tiles of four pixels across, the first with the left padding, the last (one to four
+// pixels) with the right padding when its window passes the right edge.
 template <class Arch, class E, int stride>
 inline void dwconv3x3_row_pair_vector(const float* const rows[stride + 3], int width, int C, int c,
-                                      const vfloat<Arch>* wv, vfloat<Arch> bias, const float* shortcut_row0,
-                                      const float* shortcut_row1, lane_mask<Arch> keep, float* out_row0, float* out_row1) {
+                                      const vfloat<Arch>* wv, vfloat<Arch> bias, const float* sc0,
+                                      const float* sc1, lane_mask<Arch> keep, float* out0, float* out1) {
     const int ow = conv3x3_output_size(width, stride);
-    const int inner_end = std::max(1, (width - 2) / stride + 1);
-    const std::size_t step = std::size_t(C);
-    const auto at = [&](int ox) { return std::ptrdiff_t(ox * stride - 1) * C + c; };
-    const auto out0 = [&](int ox) { return out_row0 + std::size_t(ox) * step + std::size_t(c); };
-    const auto out1 = [&](int ox) { return out_row1 + std::size_t(ox) * step + std::size_t(c); };
-    const auto sc0 = [&](int ox) { return shortcut_row0 ? shortcut_row0 + std::size_t(ox) * step + std::size_t(c) : nullptr; };
-    const auto sc1 = [&](int ox) { return shortcut_row1 ? shortcut_row1 + std::size_t(ox) * step + std::size_t(c) : nullptr; };
-    const float* const* rows1 = rows + stride;
-    if (width == 1) {
-        dwconv3x3_pixel<Arch, E, 0, 3, 1, 2>(rows, at(0), C, wv, bias, sc0(0), keep, out0(0));
-        dwconv3x3_pixel<Arch, E, 0, 3, 1, 2>(rows1, at(0), C, wv, bias, sc1(0), keep, out1(0));
-    } else {
-        dwconv3x3_pixel<Arch, E, 0, 3, 1, 3>(rows, at(0), C, wv, bias, sc0(0), keep, out0(0));
-        dwconv3x3_pixel<Arch, E, 0, 3, 1, 3>(rows1, at(0), C, wv, bias, sc1(0), keep, out1(0));
-    }
-    int ox = 1;
-    for (; ox + 4 <= inner_end; ox += 4) {
-        if constexpr (stride == 2)
-            dwconv3x3_interior4x2_s2<Arch, E>(rows, std::size_t(at(ox)), C, wv, bias, sc0(ox), sc1(ox), keep, out0(ox),
-                                              out1(ox));
-        else if constexpr (vector_registers<Arch>() == 32)
-            dwconv3x3_interior4x2<Arch, E>(rows, std::size_t(at(ox)), C, wv, bias, sc0(ox), sc1(ox), keep, out0(ox),
-                                        out1(ox));
+    // The last pixel's right tap (column stride * (ow - 1) + 1) is outside the image.
+    const bool right_padding = stride * (ow - 1) + 1 >= width;
+    if (ow <= 4) {
+        if (right_padding)
+            dwconv3x3_tile_x2_of<Arch, E, stride, true, true>(ow, rows, 0, C, c, wv, bias, sc0, sc1, keep, out0, out1);
         else
-            dwconv3x3_interior4x2_rolling<Arch, E>(rows, std::size_t(at(ox)), C, wv, bias, sc0(ox), sc1(ox), keep,
-                                                out0(ox), out1(ox));
+            dwconv3x3_tile_x2_of<Arch, E, stride, true, false>(ow, rows, 0, C, c, wv, bias, sc0, sc1, keep, out0, out1);
+        return;
     }
-    for (; ox < inner_end; ++ox) {
-        dwconv3x3_pixel<Arch, E, 0, 3, 0, 3>(rows, at(ox), C, wv, bias, sc0(ox), keep, out0(ox));
-        dwconv3x3_pixel<Arch, E, 0, 3, 0, 3>(rows1, at(ox), C, wv, bias, sc1(ox), keep, out1(ox));
-    }
-    for (; ox < ow; ++ox) {
-        dwconv3x3_pixel<Arch, E, 0, 3, 0, 2>(rows, at(ox), C, wv, bias, sc0(ox), keep, out0(ox));
-        dwconv3x3_pixel<Arch, E, 0, 3, 0, 2>(rows1, at(ox), C, wv, bias, sc1(ox), keep, out1(ox));
-    }
+    dwconv3x3_tile_x2_of<Arch, E, stride, true, false>(4, rows, 0, C, c, wv, bias, sc0, sc1, keep, out0, out1);
+    int ox = 4;
+    for (; ox + 4 < ow; ox += 4)
+        dwconv3x3_tile_x2_of<Arch, E, stride, false, false>(4, rows, ox, C, c, wv, bias, sc0, sc1, keep, out0, out1);
+    if (right_padding)
+        dwconv3x3_tile_x2_of<Arch, E, stride, false, true>(ow - ox, rows, ox, C, c, wv, bias, sc0, sc1, keep, out0, out1);
+    else
+        dwconv3x3_tile_x2_of<Arch, E, stride, false, false>(ow - ox, rows, ox, C, c, wv, bias, sc0, sc1, keep, out0, out1);
 }
 
 // The nine tap vectors and the bias of channels [c, c + L), held in registers for a row sweep.
@@ -294,8 +255,9 @@ inline void load_depthwise_vector(const DepthwiseWeights& w, int c, vfloat<Arch>
     bias = vfloat<Arch>::load_unaligned(w.bias + c);
 }
 
-// Row pairs: with 32 vector registers (AVX-512, NEON) all in registers; with 16 the rolling
-// form, on FMA3 sets (1.3-1.9x the single rows on the 28x28-112x112 layers of a Zen 3 core).
+// Row pairs at stride 1: with 32 vector registers (AVX-512, NEON), and with 16 on FMA3 sets,
+// where the weights the registers do not hold are FMA operands from L1 (1.3-1.9x the single
+// rows on the 28x28-112x112 layers of a Zen 3 core).
 template <class Arch>
 constexpr bool dwconv_row_pairs() {
     return vector_registers<Arch>() == 32 || has_fma3<Arch>();
