@@ -80,10 +80,11 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
 
 // The output depthwise with the shortcut fused: bit-identical to the depthwise followed by the
 // separate shortcut pass (the sum rounds the same), for every count of kept channels (none,
-// part of a vector, whole vectors, all) and on a band of rows starting past row 0.
+// part of a vector, whole vectors, all) and on a band of rows starting past row 0; the same
+// written over the shortcut's input, where shortcut_may_alias_output() allows it.
 TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
     std::uint32_t seed = 700;
-    for (int c : {1, 7, 16, 17, 33, 96, 144})
+    for (int c : {1, 7, 16, 17, 33, 40, 96, 144})
         for (auto [h, w] : {std::pair<int, int>{1, 1}, {2, 3}, {7, 7}, {14, 15}, {28, 28}})
             for (int kept : {0, 1, c / 2, c - 1, c}) {
                 const auto torch_w = random_vector(std::size_t(c) * 9, seed++);
@@ -110,6 +111,18 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
                     ASSERT_TRUE(all_close(actual.data(), reference.data(), count,
                                           what + " from row " + std::to_string(y0) + " against the reference", 1e-4f,
                                           1e-4f));
+                    // In place (the output over the shortcut's input), where the contract allows it.
+                    if (!shortcut_may_alias_output(c, kept)) continue;
+                    std::vector<float> in_place(block_input.begin() + first, block_input.begin() + first + count);
+                    TypeParam::dwconv3x3_add_shortcut(input.data(), rows, packed.view(), {in_place.data(), kept},
+                                                      in_place.data());
+                    ASSERT_TRUE(all_close(in_place.data(), actual.data(), count,
+                                          what + " from row " + std::to_string(y0) + " in place", 0.0f, 0.0f));
+                    std::copy(block_input.begin() + first, block_input.begin() + first + count, in_place.begin());
+                    ReferenceKernels::dwconv3x3_add_shortcut(input.data(), rows, packed.view(), {in_place.data(), kept},
+                                                             in_place.data());
+                    ASSERT_TRUE(all_close(in_place.data(), reference.data(), count,
+                                          what + " from row " + std::to_string(y0) + " in place, reference", 0.0f, 0.0f));
                 }
             }
 }

@@ -44,6 +44,19 @@ public:
 
     const BlockSpec& spec() const noexcept { return spec_; }
 
+    // Whether forward_rows() may write its output over its input, all the rows of an image in
+    // one call: stride 1, as many output as input channels, and a shortcut the kernels can
+    // add in place (PartialShortcut). Output rows [y, end) are stored after the input rows
+    // their step reads (up to end + 1) have been read, and no later step reads below row end
+    // but the shortcut, which reads each value just before it is overwritten. The block's
+    // output lines are then lines it has just read, in L1/L2, rather than lines of another
+    // buffer that come back from L3 to be overwritten.
+    bool runs_in_place() const {
+        const BlockSpec& b = spec_;
+        return b.stride == 1 && b.in_channels == b.out_channels &&
+               shortcut_may_alias_output(b.out_channels, b.shortcut_channels);
+    }
+
     int output_height(int height) const { return spec_.has_output_dw() ? conv3x3_output_size(height, spec_.stride) : height; }
     int output_width(int width) const { return spec_.has_output_dw() ? conv3x3_output_size(width, spec_.stride) : width; }
 
@@ -64,7 +77,8 @@ public:
     }
 
     // One image: input [height][width][in] -> output rows [out_row_begin, out_row_end) of
-    // [oh][ow][out] (`output` points at row 0 of the image, not aliasing `input`).
+    // [oh][ow][out] (`output` points at row 0 of the image; it may be `input` when
+    // runs_in_place() and the rows are all of the image's, otherwise it does not overlap it).
     //
     // The wide tensors never exist whole. The rows of the expansion that the output rows need
     // are computed a step at a time into a ring of rows (the rows shared with the next step
@@ -72,6 +86,15 @@ public:
     // depthwise and the reduction, and the output depthwise reads the ring.
     void forward_rows(const float* input, int height, int width, int out_row_begin, int out_row_end, float* output,
                       float* scratch) const {
+        forward_rows(input, height, width, out_row_begin, out_row_end, output, scratch, [](int) {});
+    }
+
+    // The same, calling input_ready(end) before the input rows below `end` are first read
+    // (`end` never decreases from one call to the next): the input can be produced as the
+    // block comes to need it, and is then still in cache when read.
+    template <class InputReady>
+    void forward_rows(const float* input, int height, int width, int out_row_begin, int out_row_end, float* output,
+                      float* scratch, const InputReady& input_ready) const {
         const BlockSpec& b = spec_;
         const int step = rows_per_step(height, width);
         const std::size_t max_rows = std::size_t(step_input_rows(height, width));
@@ -83,6 +106,7 @@ public:
         if (!b.has_output_dw()) {  // pw-pw: output rows are expansion rows
             for (int y = out_row_begin; y < out_row_end; y += step) {
                 const int end = std::min(out_row_end, y + step);
+                input_ready(std::min(height, end + (b.has_input_dw() ? 1 : 0)));
                 expansion_rows(input, height, width, y, end, dw_rows, hidden, output + std::size_t(y) * width * b.out_channels);
             }
             return;
@@ -103,6 +127,7 @@ public:
             // Rows not yet in the ring, in runs that do not pass its end.
             for (int r = std::max(need_first, computed_end); r < need_end;) {
                 const int slot = (r + offset) % ring, run_end = std::min(need_end, r + (ring - slot));
+                input_ready(std::min(height, run_end + (b.has_input_dw() ? 1 : 0)));
                 expansion_rows(input, height, width, r, run_end, dw_rows, hidden, window + std::size_t(slot) * row_floats);
                 r = run_end;
             }

@@ -79,18 +79,28 @@ inline DepthwiseRows whole_image(int height, int width, int stride) {
 // row, where the prefetchers stop, and a layer whose weights come from L3 waits on each row.
 inline constexpr int kPointwisePanel = 64;
 
-// Panel p holds the columns [p * panel, p * panel + width) for every input channel as
-// [in_channels][width], width = min(panel, out_stride - its first column); the panels follow
-// one another. `panel` is a multiple of kChannelAlign.
 // The partial identity shortcut, added by the output depthwise convolution of a block before
 // it stores (stride 1, as many input as output channels): `input` holds the block's input
 // rows from the output's first row on, in the output's layout, and its first `channels`
 // channels are added to the output's.
+//
+// `input` may be the output itself (a block computed in place) when
+// shortcut_may_alias_output(): each output value's shortcut is read just before that value is
+// stored. A channel count that is not a multiple of the vector ends with a vector overlapping
+// the previous one, whose channels are stored twice; the shortcut must not reach them.
 struct PartialShortcut {
     const float* input = nullptr;
     int channels = 0;
 };
 
+// Vectors have at most kChannelAlign lanes.
+inline bool shortcut_may_alias_output(int channels, int shortcut_channels) {
+    return channels % kChannelAlign == 0 || shortcut_channels <= channels - kChannelAlign;
+}
+
+// Panel p holds the columns [p * panel, p * panel + width) for every input channel as
+// [in_channels][width], width = min(panel, out_stride - its first column); the panels follow
+// one another. `panel` is a multiple of kChannelAlign.
 struct PointwiseWeights {
     const float* weights = nullptr;  // panels, in_channels x out_stride floats in all
     const float* bias = nullptr;     // [out_stride]

@@ -295,7 +295,9 @@ private:
     // At least as many images as threads: each thread takes whole images through the whole
     // network, one after another, in its own pair of activation buffers (`image_floats`
     // each). An image's activations then stay in the core's L2 from block to block, as at
-    // batch 1, instead of a batch's worth going out to memory between blocks.
+    // batch 1, instead of a batch's worth going out to memory between blocks. Blocks that
+    // can write their output over their input (SandglassBlock::runs_in_place) do: their
+    // output lines are then the lines just read, not another buffer's back from L3.
     void forward_whole_images(const float* input, const Shape4& s, float* logits, Workspace& ws,
                               std::size_t image_floats) const {
         const std::size_t in_image = std::size_t(s.h) * s.w * s.c;
@@ -304,13 +306,27 @@ private:
             float* current = ws.ping.data() + std::size_t(thread) * image_floats;
             float* next = ws.pong.data() + std::size_t(thread) * image_floats;
             int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
-            Kernels::stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, 0, h, stem_.view(), current);
+            // The stem's rows are computed as the first block comes to need them, so that
+            // they are still in L2 when it reads them.
+            int stem_rows = 0;
+            const auto stem_rows_ready = [&](int end) {
+                if (end <= stem_rows) return;
+                Kernels::stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, stem_rows, end, stem_.view(),
+                                               current + std::size_t(stem_rows) * w * stem_.out_channels);
+                stem_rows = end;
+            };
             for (const auto& block : blocks_) {
                 const int oh = block.output_height(h);
-                block.forward_rows(current, h, w, 0, oh, next, ws.scratch[std::size_t(thread)].data());
+                const bool in_place = block.runs_in_place();
+                float* out = in_place ? current : next;
+                float* scratch = ws.scratch[std::size_t(thread)].data();
+                if (&block == &blocks_.front())
+                    block.forward_rows(current, h, w, 0, oh, out, scratch, stem_rows_ready);
+                else
+                    block.forward_rows(current, h, w, 0, oh, out, scratch);
                 w = block.output_width(w);
                 h = oh;
-                std::swap(current, next);
+                if (!in_place) std::swap(current, next);
             }
             Kernels::global_average_pool(current, 1, std::size_t(h) * w, last, ws.pooled.data() + std::size_t(n) * last);
         });

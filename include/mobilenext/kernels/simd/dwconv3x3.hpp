@@ -282,6 +282,7 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
                     const PartialShortcut& shortcut, float* output) {
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
+    static_assert(L <= kChannelAlign, "shortcut_may_alias_output assumes at most kChannelAlign lanes");
     const int C = w.channels, cs = w.channel_stride, W = r.width, s = r.stride;
     const int vector_end = C / L * L;
     const int ow = conv3x3_output_size(W, s);
@@ -412,7 +413,7 @@ void dwconv3x3(const float* input, const DepthwiseRows& r, const DepthwiseWeight
 
 // The output depthwise of a block with a shortcut, the shortcut added as each output vector is
 // stored (no second pass over the output): the same contract as
-// reference::dwconv3x3_add_shortcut.
+// reference::dwconv3x3_add_shortcut, in place included (see PartialShortcut).
 template <class Arch = xsimd::default_arch>
 void dwconv3x3_add_shortcut(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
                             const PartialShortcut& shortcut, float* output) {
