@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (all of
-# them), and the concurrency tests under ThreadSanitizer, with clang; and `mobilenext classify`
-# (model file, PNG and JPEG decoding, preprocessing, inference) under valgrind memcheck.
+# Builds and runs the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (the main
+# suite and the allocation-counting tests), and the concurrency tests under ThreadSanitizer, with
+# clang; and `mobilenext classify` (model file, PNG and JPEG decoding, preprocessing,
+# inference) under valgrind memcheck.
 # (The fuzz seeds and regression inputs are replayed under ASan+UBSan by tools/fuzz.sh, whose
 # targets are built with both: each fuzzing run starts by running all of them.)
 # One command:
@@ -45,7 +46,7 @@ build_cli_for_valgrind() {
 start=$SECONDS
 elapsed() { echo "   ($((SECONDS - start)) s since the start)"; }
 if [ "$which" = asan ] || [ "$which" = all ]; then
-  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: all unit tests"
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer: the main suite and the allocation-counting tests"
   bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all" mobilenext_no_allocation_tests)
   # The allocation-counting tests (their own operator new, over malloc, which ASan watches) are
   # a separate program. The dispatch library's tests are not built here: its translation units
