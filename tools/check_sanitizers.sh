@@ -23,13 +23,13 @@ dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install o
 # -O1 with line tables only, as the sanitizers' documentation suggests: reports keep file and
 # line, and the builds take about a fifth less time than at -O2 -g, while the sanitized main
 # suite runs only a little longer (38 s instead of 35 on two cores).
-build() {  # name, sanitizer flags, targets beyond mobilenext_tests
+build() {  # name, sanitizer flags, build target (mobilenext_tests or a goal that includes it)
   local dir="$base/$1"
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
     -DCMAKE_CXX_FLAGS="$2 -fno-omit-frame-pointer" -DCMAKE_EXE_LINKER_FLAGS="$2" \
     -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=OFF -DMOBILENEXT_BUILD_BENCHMARKS=OFF >/dev/null
-  cmake --build "$dir" -j"$(nproc)" --target mobilenext_tests "${@:3}" >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target "$3" >/dev/null
   echo "$dir/tests/mobilenext_tests"
 }
 
@@ -47,7 +47,7 @@ start=$SECONDS
 elapsed() { echo "   ($((SECONDS - start)) s since the start)"; }
 if [ "$which" = asan ] || [ "$which" = all ]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer: the main suite and the allocation-counting tests"
-  bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all" mobilenext_no_allocation_tests)
+  bin=$(build asan "-fsanitize=address,undefined -fno-sanitize-recover=all" mobilenext_unit_tests)
   # The allocation-counting tests (their own operator new, over malloc, which ASan watches) are
   # a separate program. The dispatch library's tests are not built here: its translation units
   # instantiate the network on the same kernel sets the main tests run (every one this CPU
@@ -63,7 +63,7 @@ fi
 if [ "$which" = tsan ] || [ "$which" = all ]; then
   echo "== ThreadSanitizer: concurrent forward passes, intra-op threads"
   # (The allocation-counting tests replace operator new, as TSan's runtime does: not here.)
-  bin=$(build tsan "-fsanitize=thread")
+  bin=$(build tsan "-fsanitize=thread" mobilenext_tests)
   TSAN_OPTIONS=halt_on_error=1 "$bin" --gtest_brief=1 \
     --gtest_filter='*Concurrent*:*ThreadCount*:*SeveralCallers*'
   elapsed

@@ -35,10 +35,18 @@ command -v clang++ >/dev/null || apt-get install -y -qq clang >/dev/null
 dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed" ||
   apt-get install -y -qq libclang-rt-14-dev >/dev/null
 
+# -O1 with line tables only, as for the sanitizer builds (tools/check_sanitizers.sh): the targets
+# build in 5.9 minutes instead of 8.3 at -O2 -g on two busy cores, and run as many inputs a second.
 cmake -S "$root" -B "$base" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
   -DMOBILENEXT_BUILD_FUZZERS=ON -DMOBILENEXT_BUILD_TESTS=ON -DMOBILENEXT_BUILD_EXAMPLES=OFF \
   -DMOBILENEXT_BUILD_BENCHMARKS=OFF -DMOBILENEXT_BUILD_DISPATCH=OFF -DMOBILENEXT_INSTALL=OFF >/dev/null
-cmake --build "$base" -j"$(nproc)" $(printf -- '--target fuzz_%s ' "${targets[@]}") >/dev/null
+# All three as one goal compile side by side (see tests/fuzz/CMakeLists.txt).
+if [ ${#targets[@]} -eq 3 ]; then
+  cmake --build "$base" -j"$(nproc)" --target mobilenext_fuzz_targets >/dev/null
+else
+  cmake --build "$base" -j"$(nproc)" $(printf -- '--target fuzz_%s ' "${targets[@]}") >/dev/null
+fi
 
 # One target's run; prints its statistics and returns libFuzzer's exit status.
 fuzz_target() {
