@@ -1,6 +1,7 @@
 // Microbenchmarks at the real layer shapes of MobileNeXt-1.0 at 224x224 (every distinct
-// depthwise and pointwise shape, read off the topology rather than typed in), each on the
-// vector and the reference kernels; one sandglass block of each form; the whole network per
+// depthwise and pointwise shape, read off the topology rather than typed in), each on every
+// kernel set this CPU runs (Model::available_kernels(): with mobilenext::dispatch every
+// instruction set of kernels/instruction_sets.hpp, and the reference); one sandglass block of each form; the whole network per
 // width, batch 1 and 8, 1 and 2 threads. Counters: FLOP/s counts a multiply-add as two FLOPs.
 #include <benchmark/benchmark.h>
 
@@ -10,7 +11,10 @@
 #include <tuple>
 #include <vector>
 
+#include <mobilenext/kernels/pack_weights.hpp>
 #include <mobilenext/mobilenext.hpp>
+#include <mobilenext/model/kernel_registry.hpp>
+#include <mobilenext/model/network.hpp>
 
 namespace {
 
@@ -18,27 +22,25 @@ using namespace mobilenext;
 
 std::vector<float> filled(std::size_t count, float value) { return std::vector<float>(count, value); }
 
-template <class Kernels>
-void bench_dwconv(benchmark::State& state, int h, int w, int c, int stride, Activation act) {
+void bench_dwconv(const kernels::KernelTable& k, benchmark::State& state, int h, int w, int c, int stride, Activation act) {
     const auto torch_w = filled(std::size_t(c) * 9, 0.1f), bias = filled(c, 0.0f), scale = filled(c, 1.0f);
     const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), c);
     AlignedBuffer input(std::size_t(h) * w * c), output(std::size_t(h) * w * c);
     const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
     for (auto _ : state) {
-        Kernels::dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), act, output.data());
+        k.dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), act, output.data());
         benchmark::DoNotOptimize(output.data());
         benchmark::ClobberMemory();
     }
     state.counters["FLOP/s"] = benchmark::Counter(2.0 * 9 * oh * ow * c, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-template <class Kernels>
-void bench_pointwise(benchmark::State& state, int pixels, int in, int out, Activation act) {
+void bench_pointwise(const kernels::KernelTable& k, benchmark::State& state, int pixels, int in, int out, Activation act) {
     const auto torch_w = filled(std::size_t(in) * out, 0.01f), bias = filled(out, 0.0f);
     const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
     AlignedBuffer input(std::size_t(pixels) * in), output(std::size_t(pixels) * out);
     for (auto _ : state) {
-        Kernels::pointwise_conv(input.data(), pixels, packed.view(), act, output.data());
+        k.pointwise_conv(input.data(), pixels, packed.view(), act, output.data());
         benchmark::DoNotOptimize(output.data());
         benchmark::ClobberMemory();
     }
@@ -46,24 +48,24 @@ void bench_pointwise(benchmark::State& state, int pixels, int in, int out, Activ
         benchmark::Counter(2.0 * pixels * in * out, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-template <class Kernels>
-void bench_fully_connected(benchmark::State& state, int batch, int in, int out) {
+void bench_fully_connected(const kernels::KernelTable& k, benchmark::State& state, int batch, int in, int out) {
     const auto torch_w = filled(std::size_t(in) * out, 0.01f), bias = filled(out, 0.0f);
     const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out);
     AlignedBuffer input(std::size_t(batch) * in), output(std::size_t(batch) * out);
     for (auto _ : state) {
-        Kernels::fully_connected(input.data(), batch, packed.view(), output.data());
+        k.fully_connected(input.data(), batch, packed.view(), output.data());
         benchmark::DoNotOptimize(output.data());
         benchmark::ClobberMemory();
     }
     state.counters["FLOP/s"] = benchmark::Counter(2.0 * batch * in * out, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-template <class Net>
-void bench_network(benchmark::State& state, double width, int batch, int threads) {
+void bench_network(benchmark::State& state, const std::string& kernels, double width, int batch, int threads) {
     NetworkConfig config;
     config.width = width;
-    const Net net = Net::random(config, 1);
+    LoadOptions options;
+    options.kernels = kernels;
+    const Model net = Model::random(config, 1, options);
     Tensor input(batch, 224, 224, 3);
     for (std::size_t i = 0; i < input.size(); ++i) input.data()[i] = float(i % 251) / 251.0f - 0.5f;
     Tensor logits;
@@ -78,14 +80,13 @@ void bench_network(benchmark::State& state, double width, int batch, int threads
     state.counters["images/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-template <class Kernels>
-void bench_stem(benchmark::State& state, int h, int w, int in, int out) {
+void bench_stem(const kernels::KernelTable& k, benchmark::State& state, int h, int w, int in, int out) {
     const auto torch_w = filled(std::size_t(out) * in * 9, 0.1f), bias = filled(out, 0.0f), scale = filled(out, 1.0f);
     const PackedStem packed = pack_stem(torch_w.data(), scale.data(), bias.data(), in, out);
     const int oh = conv3x3_output_size(h, 2), ow = conv3x3_output_size(w, 2);
     AlignedBuffer input(std::size_t(h) * w * in), output(std::size_t(oh) * ow * out);
     for (auto _ : state) {
-        Kernels::stem_conv3x3_s2_relu6(input.data(), h, w, 0, oh, packed.view(), output.data());
+        k.stem_conv3x3_s2_relu6(input.data(), h, w, 0, oh, packed.view(), output.data());
         benchmark::DoNotOptimize(output.data());
         benchmark::ClobberMemory();
     }
@@ -97,8 +98,8 @@ void bench_stem(benchmark::State& state, int h, int w, int in, int out) {
 // block of that form), one image, on the calling thread.
 void bench_block(benchmark::State& state, const BlockSpec& spec, int h, int w) {
     NetworkConfig config;
-    const Network net = Network::random(config, 1);
-    const auto& block = net.blocks()[std::size_t(spec.index - 1)];
+    const Model net = Model::random(config, 1);
+    const auto& block = net.network().blocks()[std::size_t(spec.index - 1)];
     AlignedBuffer input(std::size_t(h) * w * spec.in_channels);
     for (std::size_t i = 0; i < input.size(); ++i) input[i] = float(i % 97) / 97.0f;
     AlignedBuffer output(std::size_t(block.output_height(h)) * block.output_width(w) * spec.out_channels);
@@ -135,11 +136,11 @@ void register_block_benchmarks() {
     }
 }
 
-template <class Kernels>
-void register_layer_benchmarks(const std::string& set_name) {
+void register_layer_benchmarks(const kernels::KernelTable& k) {
+    const std::string set_name = k.name();
     const Topology t = derive_topology(NetworkConfig{});
     benchmark::RegisterBenchmark(("stem_conv3x3_s2_relu6/" + set_name + "/224x224x3->" + std::to_string(t.stem_channels)).c_str(),
-                                 [c = t.stem_channels](benchmark::State& s) { bench_stem<Kernels>(s, 224, 224, 3, c); });
+                                 [c = t.stem_channels, &k](benchmark::State& s) { bench_stem(k, s, 224, 224, 3, c); });
     std::set<std::tuple<int, int, int, int, int>> dw_shapes;  // h, w, c, stride, relu6
     std::set<std::tuple<int, int, int, int>> pw_shapes;       // pixels, in, out, relu6
     int h = 112, w = 112;
@@ -159,20 +160,20 @@ void register_layer_benchmarks(const std::string& set_name) {
                                  "/" + set_name + "/" + std::to_string(dh) + "x" + std::to_string(dw) + "x" +
                                  std::to_string(c);
         const Activation act = relu ? Activation::relu6 : Activation::none;
-        benchmark::RegisterBenchmark(name.c_str(), [=, dh = dh, dw = dw, c = c, stride = stride](benchmark::State& s) { bench_dwconv<Kernels>(s, dh, dw, c, stride, act); });
+        benchmark::RegisterBenchmark(name.c_str(), [=, dh = dh, dw = dw, c = c, stride = stride, &k](benchmark::State& s) { bench_dwconv(k, s, dh, dw, c, stride, act); });
     }
     for (const auto& [pixels, in, out, relu] : pw_shapes) {
         const std::string name = "pointwise_conv" + std::string(relu ? "_relu6" : "") + "/" + set_name + "/" +
                                  std::to_string(pixels) + "px/" + std::to_string(in) + "->" + std::to_string(out);
         const Activation act = relu ? Activation::relu6 : Activation::none;
-        benchmark::RegisterBenchmark(name.c_str(), [=, pixels = pixels, in = in, out = out](benchmark::State& s) { bench_pointwise<Kernels>(s, pixels, in, out, act); });
+        benchmark::RegisterBenchmark(name.c_str(), [=, pixels = pixels, in = in, out = out, &k](benchmark::State& s) { bench_pointwise(k, s, pixels, in, out, act); });
     }
     // The classifier (its 5 MB of weights are read from memory on every pass).
     for (int batch : {1, 8}) {
         const std::string name = "fully_connected/" + set_name + "/batch:" + std::to_string(batch) + "/" +
                                  std::to_string(t.last_channels) + "->" + std::to_string(t.config.num_classes);
-        benchmark::RegisterBenchmark(name.c_str(), [=, in = t.last_channels, out = t.config.num_classes](benchmark::State& s) {
-            bench_fully_connected<Kernels>(s, batch, in, out);
+        benchmark::RegisterBenchmark(name.c_str(), [=, &k, in = t.last_channels, out = t.config.num_classes](benchmark::State& s) {
+            bench_fully_connected(k, s, batch, in, out);
         });
     }
 }
@@ -180,22 +181,23 @@ void register_layer_benchmarks(const std::string& set_name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    register_layer_benchmarks<kernels::SimdKernels<>>(kernels::SimdKernels<>::name());
-    register_layer_benchmarks<kernels::ReferenceKernels>("reference");
+    for (const kernels::KernelTable* table : internal::kernel_tables()) register_layer_benchmarks(*table);
     register_block_benchmarks();
+    const std::vector<std::string> sets = Model::available_kernels();
     for (double width : {0.35, 0.5, 0.75, 1.0, 1.4})
         for (int batch : {1, 8})
             for (int threads : {1, 2}) {
                 const std::string suffix = "/width:" + std::to_string(width).substr(0, 4) +
                                            "/batch:" + std::to_string(batch) + "/threads:" + std::to_string(threads);
-                benchmark::RegisterBenchmark(("network/" + Network::kernels_name() + suffix).c_str(),
-                                             [=](benchmark::State& s) { bench_network<Network>(s, width, batch, threads); })
-                    ->Unit(benchmark::kMillisecond)
-                    ->UseRealTime();
+                // Every width on the best set; the other sets at width 1.0, batch 1, one thread.
+                for (const std::string& set : sets) {
+                    if (set != sets.front() && !(width == 1.0 && batch == 1 && threads == 1)) continue;
+                    benchmark::RegisterBenchmark(("network/" + set + suffix).c_str(),
+                                                 [=](benchmark::State& s) { bench_network(s, set, width, batch, threads); })
+                        ->Unit(benchmark::kMillisecond)
+                        ->UseRealTime();
+                }
             }
-    benchmark::RegisterBenchmark("network/reference/width:1.00/batch:1/threads:1",
-                                 [](benchmark::State& s) { bench_network<ReferenceNetwork>(s, 1.0, 1, 1); })
-        ->Unit(benchmark::kMillisecond);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

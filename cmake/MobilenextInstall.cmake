@@ -10,13 +10,11 @@ set(MOBILENEXT_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig"
 
 if(TARGET mobilenext_dispatch)
   set(mobilenext_install_targets mobilenext mobilenext_dispatch)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/mobilenext DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-          FILES_MATCHING PATTERN "*.hpp")
 else()
   set(mobilenext_install_targets mobilenext)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/mobilenext DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-          FILES_MATCHING PATTERN "*.hpp" PATTERN "dispatch.hpp" EXCLUDE)
 endif()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/mobilenext DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.hpp")
 
 install(TARGETS ${mobilenext_install_targets} EXPORT mobilenextTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include <mobilenext/kernels/kernel_sets.hpp>
+#include <mobilenext/kernels/reference_kernels.hpp>
 #include <mobilenext/kernels/pack_weights.hpp>
 #include <mobilenext/model/batch_norm_fold.hpp>
 
@@ -39,7 +39,7 @@ TEST(BatchNormFold, FoldedPointwiseEqualsConvThenBatchNorm) {
     const FoldedBatchNorm f = fold_batch_norm(gamma.data(), beta.data(), mean.data(), var.data(), out);
     const PackedPointwise packed = pack_pointwise(w.data(), f.scale.data(), f.bias.data(), in, out);
     std::vector<float> folded(std::size_t(pixels) * out), direct(folded.size());
-    kernels::ReferenceKernels::pointwise_conv(x.data(), pixels, packed.view(), Activation::none, folded.data());
+    kernels::kReferenceKernels.pointwise_conv(x.data(), pixels, packed.view(), Activation::none, folded.data());
     for (int p = 0; p < pixels; ++p)
         for (int co = 0; co < out; ++co) {
             double conv = 0.0;

@@ -1,7 +1,8 @@
-// Runtime dispatch. This file is compiled without -march=native (the compiler's baseline, as a
-// user with no -m flag builds), so any wide kernel that runs here comes from the library's own
-// per-instruction-set translation units: on an AVX-512 machine the chosen kernels must be
-// AVX-512 ones, and every kernel set this CPU runs must match the reference network.
+// Run-time kernel selection through mobilenext::dispatch. This file is compiled without
+// -march=native (the compiler's baseline, as a user with no -m flag builds), so any wide kernel
+// that runs here comes from the library's own per-instruction-set translation units: on an
+// AVX-512 machine the chosen kernels must be AVX-512 ones, and every kernel set this CPU runs
+// must match the reference kernels.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +14,6 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include <mobilenext/dispatch.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "test_support.hpp"
@@ -35,15 +35,16 @@ TEST(Dispatch, ThisTestIsBuiltWithoutWideInstructionSets) {
 
 TEST(Dispatch, ChoosesTheBestKernelsThisCpuRuns) {
     const auto cpu = xsimd::available_architectures();
-    const std::string name = DispatchedNetwork::random(NetworkConfig{0.35}, 1).kernels_name();
-    const std::vector<std::string> available = DispatchedNetwork::available_kernels();
+    const std::string name = Model::random(NetworkConfig{0.35}, 1).kernels_name();
+    const std::vector<std::string> available = Model::available_kernels();
     ASSERT_FALSE(available.empty());
     EXPECT_EQ(name, available.front());
 #if defined(__x86_64__) || defined(_M_X64)
     if (cpu.avx512bw) EXPECT_TRUE(contains(name, "avx512")) << name;
     else if (cpu.fma3_avx2) EXPECT_TRUE(contains(name, "avx2")) << name;
     else EXPECT_EQ(name, "simd/sse2");
-    EXPECT_EQ(available.back(), "simd/sse2");
+    EXPECT_EQ(available[available.size() - 2], "simd/sse2");
+    EXPECT_EQ(available.back(), "reference");
 #elif defined(__aarch64__)
     EXPECT_TRUE(cpu.neon64);
     EXPECT_EQ(name, std::string("simd/") + xsimd::neon64::name());
@@ -72,13 +73,15 @@ TEST(Dispatch, EveryAvailableKernelSetMatchesTheReferenceNetwork) {
         config.layout = c.layout;
         config.num_classes = 37;
         const StateDict weights = make_random_state_dict(derive_topology(config), 7);
-        const ReferenceNetwork ref(config, weights);
+        const Model ref = Model::from_state_dict(config, weights, testing::reference_kernels());
         const Tensor x = random_input(c.batch, c.height, c.width_px, 3, 11);
         const Tensor expected = ref.forward(x);
         const float scale = std::max(1.0f, max_abs(expected));
         ASSERT_GT(max_abs(expected), 1e-3f) << "logits are all near zero, the test would prove nothing";
-        for (const std::string& kernels : DispatchedNetwork::available_kernels()) {
-            const DispatchedNetwork net = DispatchedNetwork::create_with_kernels(kernels, config, weights);
+        for (const std::string& kernels : Model::available_kernels()) {
+            LoadOptions options;
+            options.kernels = kernels;
+            const Model net = Model::from_state_dict(config, weights, options);
             EXPECT_EQ(net.kernels_name(), kernels);
             const std::string what = kernels + " width " + std::to_string(c.width) + " input " + x.shape().str();
             const Tensor actual = net.forward(x);
@@ -88,19 +91,19 @@ TEST(Dispatch, EveryAvailableKernelSetMatchesTheReferenceNetwork) {
     }
 }
 
-TEST(Dispatch, RandomWeightsAreThoseOfNetworkRandom) {
+TEST(Dispatch, RandomWeightsAreTheSameOnEveryKernelSet) {
     const NetworkConfig config{0.5};
     const Tensor x = random_input(1, 64, 64, 3, 5);
-    const Tensor expected = ReferenceNetwork::random(config, 42).forward(x);
-    const Tensor actual = DispatchedNetwork::random(config, 42).forward(x);
+    const Tensor expected = Model::random(config, 42, testing::reference_kernels()).forward(x);
+    const Tensor actual = Model::random(config, 42).forward(x);
     EXPECT_TRUE(testing::all_close(actual.data(), expected.data(), expected.size(), "random weights",
                                    1e-4f * std::max(1.0f, max_abs(expected)), 0.0f));
 }
 
 TEST(Dispatch, ForwardsFromSeveralThreadsWithIntraOpThreads) {
     const NetworkConfig config{0.35};
-    const DispatchedNetwork net = DispatchedNetwork::random(config, 3);
-    const DispatchedNetwork copy = net;  // shares the weights
+    const Model net = Model::random(config, 3);
+    const Model copy = net;  // shares the weights
     EXPECT_EQ(&copy.topology(), &net.topology());
     const Tensor x = random_input(2, 48, 40, 3, 9);
     const Tensor expected = net.forward(x);
@@ -119,22 +122,40 @@ TEST(Dispatch, ReportsUnknownKernelSetsAndBadWeights) {
     const NetworkConfig config{0.35};
     const StateDict weights = make_random_state_dict(derive_topology(config), 1);
     try {
-        DispatchedNetwork::create_with_kernels("simd/mmx", config, weights);
+        LoadOptions options;
+        options.kernels = "simd/mmx";
+        Model::from_state_dict(config, weights, options);
         FAIL() << "no exception";
     } catch (const Error& e) {
         EXPECT_TRUE(contains(e.what(), "'simd/mmx' is not available")) << e.what();
-        EXPECT_TRUE(contains(e.what(), DispatchedNetwork::available_kernels().front())) << e.what();
+        EXPECT_TRUE(contains(e.what(), Model::available_kernels().front())) << e.what();
     }
     StateDict missing = weights;
     missing.erase("classifier.1.bias");
     try {
-        DispatchedNetwork::create(config, missing, "model.safetensors");
+        ModelInfo info;
+        info.path = "model.safetensors";
+        info.config = config;
+        Model::from_state_dict(missing, info);
         FAIL() << "no exception";
     } catch (const LoadError& e) {
         EXPECT_EQ(e.tensor(), "classifier.1.bias");
         EXPECT_TRUE(contains(e.what(), "model.safetensors")) << e.what();
     }
-    EXPECT_THROW(DispatchedNetwork::random(config, 1).forward(Tensor(1, 32, 32, 4)), Error);
+    EXPECT_THROW(Model::random(config, 1).forward(Tensor(1, 32, 32, 4)), Error);
+}
+
+// The shipped model through Model::load on every kernel set: its stored test vector (PyTorch's
+// logits) is checked at load by each.
+TEST(Dispatch, TheShippedModelLoadsAndVerifiesOnEveryKernelSet) {
+    const std::string path = std::string(MOBILENEXT_SOURCE_DIR) + "/models/fashion_mnist_mobilenext.safetensors";
+    for (const std::string& kernels : Model::available_kernels()) {
+        LoadOptions options;
+        options.kernels = kernels;
+        const Model model = Model::load(path, options);
+        EXPECT_EQ(model.kernels_name(), kernels);
+        EXPECT_EQ(model.info().test_vector_status, TestVectorStatus::checked) << kernels;
+    }
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "test_support.hpp"
@@ -32,8 +34,8 @@ void expect_error(F&& f, const std::vector<std::string>& parts) {
     }
 }
 
-const Network& small_network() {
-    static const Network net = Network::random(NetworkConfig{0.35, 2, 7}, 11);
+const Model& small_network() {
+    static const Model net = Model::random(NetworkConfig{0.35, 2, 7}, 11);
     return net;
 }
 
@@ -127,8 +129,8 @@ TEST(HostileInputs, InconsistentImagesAreErrors) {
 // vectors. Vector kernels must agree with the reference network there too.
 TEST(HostileInputs, TinyThinAndUnalignedInputsMatchTheReference) {
     NetworkConfig config{0.35, 2, 7};
-    const Network net = Network::random(config, 11);
-    const ReferenceNetwork reference = ReferenceNetwork::random(config, 11);
+    const Model net = Model::random(config, 11);
+    const Model reference = Model::random(config, 11, testing::reference_kernels());
     for (const Shape4& s : {Shape4{1, 1, 1, 3}, Shape4{1, 1, 57, 3}, Shape4{2, 33, 1, 3}, Shape4{1, 2, 3, 3},
                             Shape4{3, 5, 5, 3}}) {
         const Tensor x = random_input(s.n, s.h, s.w, s.c, 5);

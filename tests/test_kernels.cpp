@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include <mobilenext/kernels/kernel_sets.hpp>
+#include <mobilenext/kernels/reference_kernels.hpp>
 #include <mobilenext/kernels/pack_weights.hpp>
 
 #include "test_support.hpp"
@@ -16,16 +16,16 @@
 namespace mobilenext {
 namespace {
 
-using kernels::ReferenceKernels;
+using testing::Ref;
 using testing::all_close;
 using testing::random_vector;
 
 const int kChannels[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 96, 144};
 const int kSizes[] = {1, 2, 3, 7, 14, 15, 28, 112};
 
-template <class Kernels>
-class SimdKernelTest : public ::testing::Test {};
-TYPED_TEST_SUITE(SimdKernelTest, testing::SimdKernelSets, testing::KernelSetName);
+using SimdKernelTest = testing::KernelTableTest;
+INSTANTIATE_TEST_SUITE_P(EveryVectorSet, SimdKernelTest, ::testing::ValuesIn(testing::vector_kernel_tables()),
+                         testing::KernelTableName{});
 
 std::string case_name(const std::string& kernel, int batch, int h, int w, int c, int stride, Activation act) {
     return kernel + " batch " + std::to_string(batch) + " HxW " + std::to_string(h) + "x" + std::to_string(w) +
@@ -33,7 +33,7 @@ std::string case_name(const std::string& kernel, int batch, int h, int w, int c,
            (act == Activation::relu6 ? " relu6" : "");
 }
 
-TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
+TEST_P(SimdKernelTest, Dwconv3x3MatchesReference) {
     std::vector<std::pair<int, int>> sizes;
     for (int s : kSizes) sizes.emplace_back(s, s);
     // Row widths 4 .. 10 and 16: a row pair is swept in tiles of four pixels, the first with
@@ -55,9 +55,9 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
                     std::vector<float> expected(std::size_t(batch) * oh * ow * c), actual(expected.size(), -99.0f);
                     const std::size_t in_image = std::size_t(h) * w * c, out_image = std::size_t(oh) * ow * c;
                     for (int n = 0; n < batch; ++n) {
-                        ReferenceKernels::dwconv3x3(input.data() + n * in_image, whole_image(h, w, stride), packed.view(),
+                        Ref.dwconv3x3(input.data() + n * in_image, whole_image(h, w, stride), packed.view(),
                                                     act, expected.data() + n * out_image);
-                        TypeParam::dwconv3x3(input.data() + n * in_image, whole_image(h, w, stride), packed.view(), act,
+                        K().dwconv3x3(input.data() + n * in_image, whole_image(h, w, stride), packed.view(), act,
                                              actual.data() + n * out_image);
                     }
                     ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
@@ -70,7 +70,7 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
                         std::vector<float> window(input.begin() + std::size_t(first) * w * c,
                                                   input.begin() + std::size_t(last) * w * c);
                         std::vector<float> banded(std::size_t(y1 - y0) * ow * c, -99.0f);
-                        TypeParam::dwconv3x3(window.data(), band, packed.view(), act, banded.data());
+                        K().dwconv3x3(window.data(), band, packed.view(), act, banded.data());
                         ASSERT_TRUE(all_close(banded.data(), actual.data() + std::size_t(y0) * ow * c, banded.size(),
                                               case_name("dwconv3x3 rows 1..oh-1", 1, h, w, c, stride, act), 0.0f, 0.0f));
                     }
@@ -82,7 +82,7 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3MatchesReference) {
 // separate shortcut pass (the sum rounds the same), for every count of kept channels (none,
 // part of a vector, whole vectors, all) and on a band of rows starting past row 0; the same
 // written over the shortcut's input, where shortcut_may_alias_output() allows it.
-TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
+TEST_P(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
     std::uint32_t seed = 700;
     for (int c : {1, 7, 16, 17, 33, 40, 96, 144})
         for (auto [h, w] : {std::pair<int, int>{1, 1}, {2, 3}, {7, 7}, {14, 15}, {28, 28}})
@@ -99,14 +99,14 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
                     const DepthwiseRows rows = whole_image(h, w, 1).with_rows(y0, h);
                     const std::size_t first = std::size_t(y0) * w * c, count = std::size_t(h - y0) * w * c;
                     std::vector<float> expected(count, -99.0f), actual(count, -99.0f), reference(count, -99.0f);
-                    TypeParam::dwconv3x3(input.data(), rows, packed.view(), Activation::none, expected.data());
-                    TypeParam::add_partial_shortcut(block_input.data() + first, std::size_t(h - y0) * w, c, kept,
+                    K().dwconv3x3(input.data(), rows, packed.view(), Activation::none, expected.data());
+                    K().add_partial_shortcut(block_input.data() + first, std::size_t(h - y0) * w, c, kept,
                                                     expected.data());
-                    TypeParam::dwconv3x3_add_shortcut(input.data(), rows, packed.view(),
+                    K().dwconv3x3_add_shortcut(input.data(), rows, packed.view(),
                                                       {block_input.data() + first, kept}, actual.data());
                     ASSERT_TRUE(all_close(actual.data(), expected.data(), count, what + " from row " + std::to_string(y0),
                                           0.0f, 0.0f));
-                    ReferenceKernels::dwconv3x3_add_shortcut(input.data(), rows, packed.view(),
+                    Ref.dwconv3x3_add_shortcut(input.data(), rows, packed.view(),
                                                              {block_input.data() + first, kept}, reference.data());
                     ASSERT_TRUE(all_close(actual.data(), reference.data(), count,
                                           what + " from row " + std::to_string(y0) + " against the reference", 1e-4f,
@@ -114,12 +114,12 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
                     // In place (the output over the shortcut's input), where the contract allows it.
                     if (!shortcut_may_alias_output(c, kept)) continue;
                     std::vector<float> in_place(block_input.begin() + first, block_input.begin() + first + count);
-                    TypeParam::dwconv3x3_add_shortcut(input.data(), rows, packed.view(), {in_place.data(), kept},
+                    K().dwconv3x3_add_shortcut(input.data(), rows, packed.view(), {in_place.data(), kept},
                                                       in_place.data());
                     ASSERT_TRUE(all_close(in_place.data(), actual.data(), count,
                                           what + " from row " + std::to_string(y0) + " in place", 0.0f, 0.0f));
                     std::copy(block_input.begin() + first, block_input.begin() + first + count, in_place.begin());
-                    ReferenceKernels::dwconv3x3_add_shortcut(input.data(), rows, packed.view(), {in_place.data(), kept},
+                    Ref.dwconv3x3_add_shortcut(input.data(), rows, packed.view(), {in_place.data(), kept},
                                                              in_place.data());
                     ASSERT_TRUE(all_close(in_place.data(), reference.data(), count,
                                           what + " from row " + std::to_string(y0) + " in place, reference", 0.0f, 0.0f));
@@ -130,7 +130,7 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3AddShortcutIsDwconvThenShortcut) {
 // Every output row is the same sum in the same order however the rows are split into bands
 // (thread bands, the sliding window of a block): the basis of bit-identical logits for any
 // thread count.
-TYPED_TEST(SimdKernelTest, Dwconv3x3BandsAreBitIdenticalToTheWholeImage) {
+TEST_P(SimdKernelTest, Dwconv3x3BandsAreBitIdenticalToTheWholeImage) {
     std::uint32_t seed = 900;
     for (int c : {16, 17, 40, 96})
         for (int stride : {1, 2})
@@ -141,10 +141,10 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3BandsAreBitIdenticalToTheWholeImage) {
                 const auto input = random_vector(std::size_t(h) * w * c, seed++);
                 const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
                 std::vector<float> whole(std::size_t(oh) * ow * c), banded(whole.size());
-                TypeParam::dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), Activation::none, whole.data());
+                K().dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), Activation::none, whole.data());
                 for (int split = 1; split < oh; ++split) {
                     for (auto [y0, y1] : {std::pair<int, int>{0, split}, std::pair<int, int>{split, oh}})
-                        TypeParam::dwconv3x3(input.data(), whole_image(h, w, stride).with_rows(y0, y1), packed.view(),
+                        K().dwconv3x3(input.data(), whole_image(h, w, stride).with_rows(y0, y1), packed.view(),
                                              Activation::none, banded.data() + std::size_t(y0) * ow * c);
                     ASSERT_EQ(banded, whole) << case_name("dwconv3x3 bands", 1, h, w, c, stride, Activation::none)
                                              << " split at output row " << split;
@@ -155,8 +155,7 @@ TYPED_TEST(SimdKernelTest, Dwconv3x3BandsAreBitIdenticalToTheWholeImage) {
 // A band of output rows read from a ring of input rows (a block's sliding window, the image
 // row r at ring row (r - input_first_row) mod ring_rows, wrapping around the ring's end)
 // gives the same bits as from the whole image, on the vector and the reference kernels.
-template <class Kernels>
-void expect_ring_rows_match_whole_image(std::uint32_t& seed) {
+void expect_ring_rows_match_whole_image(const kernels::KernelTable& k, std::uint32_t& seed) {
     for (int c : {16, 17, 40})
         for (int stride : {1, 2})
             for (auto [h, w] : std::vector<std::pair<int, int>>{{9, 7}, {12, 5}, {6, 16}}) {
@@ -167,7 +166,7 @@ void expect_ring_rows_match_whole_image(std::uint32_t& seed) {
                 const int oh = conv3x3_output_size(h, stride), ow = conv3x3_output_size(w, stride);
                 const std::size_t row_floats = std::size_t(w) * c;
                 std::vector<float> whole(std::size_t(oh) * ow * c);
-                Kernels::dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), Activation::relu6, whole.data());
+                k.dwconv3x3(input.data(), whole_image(h, w, stride), packed.view(), Activation::relu6, whole.data());
                 for (int y0 = 0; y0 < oh; ++y0)
                     for (int y1 = y0 + 1; y1 <= std::min(oh, y0 + 3); ++y1) {
                         const int first = std::max(0, y0 * stride - 1), end = std::min(h, (y1 - 1) * stride + 2);
@@ -181,55 +180,22 @@ void expect_ring_rows_match_whole_image(std::uint32_t& seed) {
                                     std::copy_n(input.data() + std::size_t(y) * row_floats, row_floats,
                                                 rows.data() + r.input_row(y) * row_floats);
                                 std::vector<float> band(std::size_t(y1 - y0) * ow * c);
-                                Kernels::dwconv3x3(rows.data(), r, packed.view(), Activation::relu6, band.data());
+                                k.dwconv3x3(rows.data(), r, packed.view(), Activation::relu6, band.data());
                                 ASSERT_TRUE(std::equal(band.begin(), band.end(), whole.begin() + std::size_t(y0) * ow * c))
-                                    << Kernels::name() << " " << case_name("dwconv3x3 ring", 1, h, w, c, stride, Activation::relu6)
+                                    << k.name() << " " << case_name("dwconv3x3 ring", 1, h, w, c, stride, Activation::relu6)
                                     << " output rows " << y0 << ".." << y1 << " ring of " << ring << " rows, offset " << offset;
                             }
                     }
             }
 }
 
-TYPED_TEST(SimdKernelTest, Dwconv3x3ReadsARingOfRowsAsTheImageItself) {
+TEST_P(SimdKernelTest, Dwconv3x3ReadsARingOfRowsAsTheImageItself) {
     std::uint32_t seed = 950;
-    expect_ring_rows_match_whole_image<TypeParam>(seed);
-    expect_ring_rows_match_whole_image<ReferenceKernels>(seed);
+    expect_ring_rows_match_whole_image(K(), seed);
+    expect_ring_rows_match_whole_image(Ref, seed);
 }
 
-// x * y + z with one rounding on every set with FMA hardware: 1 + 2^-11 + 2^-24 is not a float,
-// so a separate multiply loses the 2^-24 that a fused one keeps.
-TYPED_TEST(SimdKernelTest, FusedMultiplyAddRoundsOnce) {
-    using Arch = typename TypeParam::arch;
-    if (std::is_same<Arch, xsimd::sse2>::value) GTEST_SKIP() << "SSE2 has no FMA instruction";
-    using V = xsimd::batch<float, Arch>;
-    volatile float x = 1.0f + 0x1p-12f, z = -(1.0f + 0x1p-11f);
-    const V r = kernels::simd::fused_multiply_add(V(x), V(x), V(z));
-    alignas(64) float lanes[V::size];
-    r.store_aligned(lanes);
-    for (std::size_t i = 0; i < V::size; ++i) EXPECT_EQ(lanes[i], 0x1p-24f) << TypeParam::name() << " lane " << i;
-}
-
-// A partial store writes exactly the first `count` lanes (the masked stores of AVX-512 and
-// AVX2, the copy elsewhere): nothing before, nothing after.
-TYPED_TEST(SimdKernelTest, StoreFirstWritesOnlyTheFirstLanes) {
-    using Arch = typename TypeParam::arch;
-    using V = xsimd::batch<float, Arch>;
-    constexpr int lanes = int(V::size);
-    alignas(64) float values[lanes];
-    for (int i = 0; i < lanes; ++i) values[i] = float(i + 1);
-    const V v = V::load_aligned(values);
-    for (int count = 1; count <= lanes; ++count) {
-        std::vector<float> buffer(3 * lanes, -1.0f);
-        kernels::simd::store_first<Arch>(v, buffer.data() + lanes + 1, count);  // unaligned on purpose
-        for (int i = 0; i < 3 * lanes; ++i) {
-            const int lane = i - (lanes + 1);
-            const float expected = lane >= 0 && lane < count ? float(lane + 1) : -1.0f;
-            ASSERT_EQ(buffer[i], expected) << TypeParam::name() << " count " << count << " index " << i;
-        }
-    }
-}
-
-TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
+TEST_P(SimdKernelTest, PointwiseConvMatchesReference) {
     std::uint32_t seed = 100;
     // Every pixel count up to 25: every tile height from 1 to the tallest (6 to 24 pixels, by
     // output width), the balanced mixes of two heights, and counts past one full tile.
@@ -240,7 +206,7 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
     // every pixel count, the other a few (one and several tiles of each height mix).
     const std::vector<std::size_t> some_pixel_counts{1, 7, 13, 25, 49};
     for (int panel : {kPointwisePanel, 16})
-    for (std::size_t pixels : panel == TypeParam::pointwise_panel ? pixel_counts : some_pixel_counts)
+    for (std::size_t pixels : panel == K().pointwise_panel ? pixel_counts : some_pixel_counts)
         for (int in : kChannels)
             // 64: four AVX-512 vectors, the widest register tile and one weight panel; 130 and
             // 200: panels after panels, the last a narrow one.
@@ -251,8 +217,8 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
                 const auto input = random_vector(pixels * in, seed++, -2.0f, 2.0f);
                 for (Activation act : {Activation::none, Activation::relu6}) {
                     std::vector<float> expected(pixels * out), actual(expected.size(), -99.0f);
-                    ReferenceKernels::pointwise_conv(input.data(), pixels, packed.view(), act, expected.data());
-                    TypeParam::pointwise_conv(input.data(), pixels, packed.view(), act, actual.data());
+                    Ref.pointwise_conv(input.data(), pixels, packed.view(), act, expected.data());
+                    K().pointwise_conv(input.data(), pixels, packed.view(), act, actual.data());
                     const std::string what = "pointwise_conv panel " + std::to_string(panel) + " pixels " +
                                              std::to_string(pixels) + " in " + std::to_string(in) + " out " +
                                              std::to_string(out) + (act == Activation::relu6 ? " relu6" : "");
@@ -261,7 +227,7 @@ TYPED_TEST(SimdKernelTest, PointwiseConvMatchesReference) {
             }
 }
 
-TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
+TEST_P(SimdKernelTest, StemConvMatchesReference) {
     std::uint32_t seed = 200;
     // kMaxInputChannels: the fewest pixels per gathered run of windows, several runs per row.
     for (int in : {1, 3, 4, kMaxInputChannels})
@@ -278,13 +244,13 @@ TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
                 std::vector<float> expected(std::size_t(batch) * oh * ow * out), actual(expected.size(), -99.0f);
                 const std::size_t in_image = std::size_t(h) * w * in, out_image = std::size_t(oh) * ow * out;
                 for (int n = 0; n < batch; ++n) {
-                    ReferenceKernels::stem_conv3x3_s2_relu6(input.data() + n * in_image, h, w, 0, oh, packed.view(),
+                    Ref.stem_conv3x3_s2_relu6(input.data() + n * in_image, h, w, 0, oh, packed.view(),
                                                             expected.data() + n * out_image);
                     // Two bands of rows, as two threads compute them.
                     const int mid = oh / 2;
-                    TypeParam::stem_conv3x3_s2_relu6(input.data() + n * in_image, h, w, 0, mid, packed.view(),
+                    K().stem_conv3x3_s2_relu6(input.data() + n * in_image, h, w, 0, mid, packed.view(),
                                                      actual.data() + n * out_image);
-                    TypeParam::stem_conv3x3_s2_relu6(input.data() + n * in_image, h, w, mid, oh, packed.view(),
+                    K().stem_conv3x3_s2_relu6(input.data() + n * in_image, h, w, mid, oh, packed.view(),
                                                      actual.data() + n * out_image + std::size_t(mid) * ow * out);
                 }
                 ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
@@ -294,7 +260,7 @@ TYPED_TEST(SimdKernelTest, StemConvMatchesReference) {
             }
 }
 
-TYPED_TEST(SimdKernelTest, PartialShortcutMatchesReference) {
+TEST_P(SimdKernelTest, PartialShortcutMatchesReference) {
     std::uint32_t seed = 300;
     for (int c : kChannels)
         for (int divisor : {1, 2, 3, 6})
@@ -303,8 +269,8 @@ TYPED_TEST(SimdKernelTest, PartialShortcutMatchesReference) {
                 const auto input = random_vector(pixels * c, seed++);
                 const auto start = random_vector(pixels * c, seed++);
                 std::vector<float> expected = start, actual = start;
-                ReferenceKernels::add_partial_shortcut(input.data(), pixels, c, k, expected.data());
-                TypeParam::add_partial_shortcut(input.data(), pixels, c, k, actual.data());
+                Ref.add_partial_shortcut(input.data(), pixels, c, k, expected.data());
+                K().add_partial_shortcut(input.data(), pixels, c, k, actual.data());
                 ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
                                       "add_partial_shortcut channels " + std::to_string(c) + " kept " +
                                           std::to_string(k) + " pixels " + std::to_string(pixels),
@@ -312,15 +278,15 @@ TYPED_TEST(SimdKernelTest, PartialShortcutMatchesReference) {
             }
 }
 
-TYPED_TEST(SimdKernelTest, GlobalAveragePoolMatchesReference) {
+TEST_P(SimdKernelTest, GlobalAveragePoolMatchesReference) {
     std::uint32_t seed = 400;
     for (int c : kChannels)
         for (std::size_t pixels : {1, 2, 49, 196}) {
             const int batch = 3;
             const auto input = random_vector(batch * pixels * c, seed++);
             std::vector<float> expected(std::size_t(batch) * c), actual(expected.size(), -99.0f);
-            ReferenceKernels::global_average_pool(input.data(), batch, pixels, c, expected.data());
-            TypeParam::global_average_pool(input.data(), batch, pixels, c, actual.data());
+            Ref.global_average_pool(input.data(), batch, pixels, c, expected.data());
+            K().global_average_pool(input.data(), batch, pixels, c, actual.data());
             ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
                                   "global_average_pool channels " + std::to_string(c) + " pixels " +
                                       std::to_string(pixels),
@@ -328,7 +294,7 @@ TYPED_TEST(SimdKernelTest, GlobalAveragePoolMatchesReference) {
         }
 }
 
-TYPED_TEST(SimdKernelTest, FullyConnectedMatchesReference) {
+TEST_P(SimdKernelTest, FullyConnectedMatchesReference) {
     std::uint32_t seed = 500;
     for (int panel : {kPointwisePanel, 16})
     for (int batch : {1, 2, 4, 5, 8})
@@ -339,8 +305,8 @@ TYPED_TEST(SimdKernelTest, FullyConnectedMatchesReference) {
                 const PackedPointwise packed = pack_pointwise(torch_w.data(), nullptr, bias.data(), in, out, panel);
                 const auto input = random_vector(std::size_t(batch) * in, seed++);
                 std::vector<float> expected(std::size_t(batch) * out), actual(expected.size(), -99.0f);
-                ReferenceKernels::fully_connected(input.data(), batch, packed.view(), expected.data());
-                TypeParam::fully_connected(input.data(), batch, packed.view(), actual.data());
+                Ref.fully_connected(input.data(), batch, packed.view(), expected.data());
+                K().fully_connected(input.data(), batch, packed.view(), actual.data());
                 ASSERT_TRUE(all_close(actual.data(), expected.data(), expected.size(),
                                       "fully_connected panel " + std::to_string(panel) + " batch " +
                                           std::to_string(batch) + " in " + std::to_string(in) + " out " +
@@ -356,9 +322,9 @@ TEST(ReferenceKernels, DepthwiseOnOnePixelUsesOnlyTheCentreTap) {
     const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), 1);
     const float input = 2.0f;
     float output = 0.0f;
-    ReferenceKernels::dwconv3x3(&input, whole_image(1, 1, 1), packed.view(), Activation::none, &output);
+    Ref.dwconv3x3(&input, whole_image(1, 1, 1), packed.view(), Activation::none, &output);
     EXPECT_FLOAT_EQ(output, 10.5f);
-    ReferenceKernels::dwconv3x3(&input, whole_image(1, 1, 2), packed.view(), Activation::relu6, &output);
+    Ref.dwconv3x3(&input, whole_image(1, 1, 2), packed.view(), Activation::relu6, &output);
     EXPECT_FLOAT_EQ(output, 6.0f);
 }
 
@@ -369,7 +335,7 @@ TEST(ReferenceKernels, DepthwiseStrideTwoSamplesEvenPositions) {
     const PackedDepthwise packed = pack_depthwise(torch_w.data(), scale.data(), bias.data(), 1);
     const float input[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     float out[4] = {};
-    ReferenceKernels::dwconv3x3(input, whole_image(3, 3, 2), packed.view(), Activation::none, out);
+    Ref.dwconv3x3(input, whole_image(3, 3, 2), packed.view(), Activation::none, out);
     EXPECT_FLOAT_EQ(out[0], 1 + 2 + 4 + 5);
     EXPECT_FLOAT_EQ(out[1], 2 + 3 + 5 + 6);
     EXPECT_FLOAT_EQ(out[3], 5 + 6 + 8 + 9);
@@ -381,11 +347,11 @@ TEST(ReferenceKernels, PointwiseIsAMatrixProduct) {
     const PackedPointwise packed = pack_pointwise(torch_w, nullptr, bias, 2, 3);
     const float input[2] = {1, -1};
     float out[3];
-    ReferenceKernels::pointwise_conv(input, 1, packed.view(), Activation::relu6, out);
+    Ref.pointwise_conv(input, 1, packed.view(), Activation::relu6, out);
     EXPECT_FLOAT_EQ(out[0], 0.0f);  // -1 + 0.5, clamped
     EXPECT_FLOAT_EQ(out[1], 0.0f);  // -1
     EXPECT_FLOAT_EQ(out[2], 0.0f);  // -101
-    ReferenceKernels::pointwise_conv(input, 1, packed.view(), Activation::none, out);
+    Ref.pointwise_conv(input, 1, packed.view(), Activation::none, out);
     EXPECT_FLOAT_EQ(out[0], -0.5f);
     EXPECT_FLOAT_EQ(out[2], -101.0f);
 }

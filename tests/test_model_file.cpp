@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "safetensors_writer.hpp"
@@ -62,7 +64,7 @@ Metadata architecture_metadata(const NetworkConfig& c, const std::string& width_
 
 // Through the writer and the parser, as a file on disk would go.
 Model load_bytes(const std::string& bytes, const LoadOptions& options = {}) {
-    return Model::from_contents(parse_safetensors(bytes.data(), bytes.size(), kFile), kFile, options);
+    return Model::from_safetensors(parse_safetensors(bytes.data(), bytes.size(), kFile), kFile, options);
 }
 
 Model load_dict(const StateDict& dict, const Metadata& metadata = {}, const LoadOptions& options = {}) {
@@ -96,15 +98,15 @@ std::vector<float> logits_of(const Net& net, const Tensor& x) {
 // The model computes exactly what a network built directly from `dict` computes.
 void expect_same_logits(const Model& model, const NetworkConfig& config, const StateDict& dict) {
     const Tensor x = random_input(2, 32, 40, config.in_channels, 17);
-    const std::vector<float> expected = logits_of(Network(config, dict), x);
-    const std::vector<float> actual = logits_of(model.network(), x);
+    const std::vector<float> expected = logits_of(Model::from_state_dict(config, dict), x);
+    const std::vector<float> actual = logits_of(model, x);
     ASSERT_EQ(actual.size(), expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i)
         ASSERT_EQ(testing::float_bits(actual[i]), testing::float_bits(expected[i])) << "logit " << i;
 }
 
 // A test vector in the converter's format: one 32x32 input and the logits `net` gives for it.
-std::string make_test_vector(const Network& net, std::vector<float>* output = nullptr) {
+std::string make_test_vector(const Model& net, std::vector<float>* output = nullptr) {
     const int channels = net.config().in_channels;
     const std::vector<float> input = testing::random_vector(std::size_t(channels) * 32 * 32, 23, -2.0f, 2.0f);
     const std::vector<float> logits = logits_of(net, Tensor::from_nchw(input.data(), 1, channels, 32, 32));
@@ -212,7 +214,7 @@ TEST(ModelFile, ArchitectureFromMetadata) {
     expect_same_logits(model, config, dict);
     // The divisor changes the shortcut and so the logits: it was really applied.
     const Tensor x = random_input(1, 32, 32, 3, 3);
-    EXPECT_NE(logits_of(model.network(), x), logits_of(Network(make_config(0.5, 37, 3, 1), dict), x));
+    EXPECT_NE(logits_of(model, x), logits_of(Model::from_state_dict(make_config(0.5, 37, 3, 1), dict), x));
 }
 
 TEST(ModelFile, NonStandardWidthFromMetadataIsExact) {
@@ -473,7 +475,7 @@ TEST(ModelFile, CorrectTestVectorPasses) {
     const NetworkConfig config = make_config(0.35, 11);
     const StateDict dict = random_dict(config);
     std::vector<float> output;
-    const std::string tv = make_test_vector(Network(config, dict), &output);
+    const std::string tv = make_test_vector(Model::from_state_dict(config, dict), &output);
     Metadata m = architecture_metadata(config, "0.35");
     m["mobilenext.test_vector"] = tv;
     const Model model = load_dict(dict, m);
@@ -489,7 +491,7 @@ TEST(ModelFile, WrongTestVectorIsRefusedUnlessVerificationIsOff) {
     const NetworkConfig config = make_config(0.35, 11);
     const StateDict dict = random_dict(config);
     std::vector<float> output;
-    nlohmann::json j = nlohmann::json::parse(make_test_vector(Network(config, dict), &output));
+    nlohmann::json j = nlohmann::json::parse(make_test_vector(Model::from_state_dict(config, dict), &output));
     j["output"][4] = output[4] + 1.0f;
     Metadata m = architecture_metadata(config, "0.35");
     m["mobilenext.test_vector"] = j.dump();
@@ -502,14 +504,14 @@ TEST(ModelFile, WrongTestVectorIsRefusedUnlessVerificationIsOff) {
     ASSERT_TRUE(model.info().test_vector.has_value());
     EXPECT_EQ(model.info().test_vector->output[4], output[4] + 1.0f);
     expect_same_logits(model, config, dict);
-    EXPECT_NO_THROW(load_dict(dict, m, LoadOptions{false, std::nullopt}));
+    EXPECT_NO_THROW(load_dict(dict, m, LoadOptions{false, std::nullopt, ""}));
 }
 
 TEST(ModelFile, MalformedTestVector) {
     const NetworkConfig config = make_config(0.35, 11);
     const StateDict dict = random_dict(config);
     const std::string key = "__metadata__.mobilenext.test_vector";
-    const nlohmann::json good = nlohmann::json::parse(make_test_vector(Network(config, dict)));
+    const nlohmann::json good = nlohmann::json::parse(make_test_vector(Model::from_state_dict(config, dict)));
     const auto with = [&](const std::string& field, const nlohmann::json& value) {
         nlohmann::json j = good;
         j[field] = value;

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "test_support.hpp"
@@ -43,27 +45,39 @@ TEST(Network, SimdMatchesReferenceNetwork) {
         config.layout = c.layout;
         config.num_classes = 37;
         const StateDict weights = make_random_state_dict(derive_topology(config), 7);
-        const Network net(config, weights);
-        const ReferenceNetwork ref(config, weights);
+        const Model ref = Model::from_state_dict(config, weights, testing::reference_kernels());
         const Tensor x = random_input(c.batch, c.height, c.width_px, 3, 11);
         const Tensor expected = ref.forward(x);
-        const Tensor actual = net.forward(x);
-        const std::string what = "width " + std::to_string(c.width) + " divisor " + std::to_string(c.identity_div) +
-                                 " layout " + layout_name(c.layout) + " input " + x.shape().str() + " kernels " +
-                                 Network::kernels_name();
-        ASSERT_EQ(actual.shape(), (Shape4{c.batch, 1, 1, 37})) << what;
-        const float scale = std::max(1.0f, max_abs(expected));
-        EXPECT_GT(max_abs(expected), 1e-3f) << what << ": logits are all near zero, the test would prove nothing";
-        EXPECT_TRUE(testing::all_close(actual.data(), expected.data(), expected.size(), what, 1e-4f * scale, 0.0f));
+        for (const kernels::KernelTable* table : testing::vector_kernel_tables()) {
+            LoadOptions options;
+            options.kernels = table->name();
+            const Model net = Model::from_state_dict(config, weights, options);
+            const Tensor actual = net.forward(x);
+            const std::string what = "width " + std::to_string(c.width) + " divisor " + std::to_string(c.identity_div) +
+                                     " layout " + layout_name(c.layout) + " input " + x.shape().str() + " kernels " +
+                                     net.kernels_name();
+            ASSERT_EQ(actual.shape(), (Shape4{c.batch, 1, 1, 37})) << what;
+            const float scale = std::max(1.0f, max_abs(expected));
+            EXPECT_GT(max_abs(expected), 1e-3f) << what << ": logits are all near zero, the test would prove nothing";
+            EXPECT_TRUE(testing::all_close(actual.data(), expected.data(), expected.size(), what, 1e-4f * scale, 0.0f));
+        }
     }
 }
 
-TEST(Network, UsesTheWidestVectorKernelsTheCompilerAllows) {
-#if XSIMD_WITH_AVX512F
-    EXPECT_NE(Network::kernels_name().find("avx512"), std::string::npos) << Network::kernels_name();
-#elif XSIMD_WITH_AVX2
-    EXPECT_NE(Network::kernels_name().find("avx2"), std::string::npos) << Network::kernels_name();
-#endif
+TEST(Network, RunsTheBestKernelsByDefault) {
+    const Model net = Model::random(NetworkConfig{0.35}, 1);
+    EXPECT_EQ(net.kernels_name(), Model::available_kernels().front());
+    EXPECT_EQ(Model::available_kernels().back(), "reference");
+    EXPECT_EQ(Model::random(NetworkConfig{0.35}, 1, testing::reference_kernels()).kernels_name(), "reference");
+    LoadOptions unknown;
+    unknown.kernels = "simd/avx1024";
+    try {
+        Model::random(NetworkConfig{0.35}, 1, unknown);
+        FAIL() << "no exception";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("available: " + Model::available_kernels().front()), std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(Network, OneChannelInputAndFewClasses) {
@@ -73,12 +87,13 @@ TEST(Network, OneChannelInputAndFewClasses) {
     config.num_classes = 10;
     const StateDict weights = make_random_state_dict(derive_topology(config), 3);
     const Tensor x = random_input(3, 32, 32, 1, 5);
-    const Tensor a = Network(config, weights).forward(x), e = ReferenceNetwork(config, weights).forward(x);
+    const Tensor a = Model::from_state_dict(config, weights).forward(x),
+                 e = Model::from_state_dict(config, weights, testing::reference_kernels()).forward(x);
     EXPECT_TRUE(testing::all_close(a.data(), e.data(), e.size(), "1 channel, 10 classes", 1e-4f, 1e-4f));
 }
 
 TEST(Network, RejectsInputOfWrongChannels) {
-    const Network net = Network::random(NetworkConfig{0.35}, 1);
+    const Model net = Model::random(NetworkConfig{0.35}, 1);
     try {
         net.forward(Tensor(1, 32, 32, 4));
         FAIL() << "no exception";
@@ -93,7 +108,10 @@ TEST(Network, WeightErrorsNameTheTensorAndShapes) {
     const StateDict good = make_random_state_dict(derive_topology(config), 1);
     const auto message = [&config](const StateDict& dict) {
         try {
-            Network net(config, dict, "model.safetensors");
+            ModelInfo info;
+            info.path = "model.safetensors";
+            info.config = config;
+            Model::from_state_dict(dict, info);
         } catch (const Error& e) {
             return std::string(e.what());
         }
@@ -120,7 +138,7 @@ TEST(Network, WeightErrorsNameTheTensorAndShapes) {
 }
 
 TEST(Network, WorkspaceIsReusedWithoutGrowing) {
-    const Network net = Network::random(NetworkConfig{0.5}, 2);
+    const Model net = Model::random(NetworkConfig{0.5}, 2);
     const Tensor x = random_input(2, 64, 64, 3, 9);
     Workspace ws;
     Tensor first, second;
@@ -137,7 +155,7 @@ TEST(Network, WorkspaceIsReusedWithoutGrowing) {
 }
 
 TEST(Network, ConcurrentForwardsGiveIdenticalOutputs) {
-    const Network net = Network::random(NetworkConfig{0.75, 2}, 4);
+    const Model net = Model::random(NetworkConfig{0.75, 2}, 4);
     std::vector<Tensor> inputs;
     std::vector<std::vector<float>> sequential;
     for (int i = 0; i < 4; ++i) {
@@ -176,7 +194,7 @@ TEST(Network, LogitsAreBitIdenticalForAnyThreadCount) {
     NetworkConfig config;
     config.width = 0.5;
     config.identity_div = 2;
-    const Network net = Network::random(config, 5);
+    const Model net = Model::random(config, 5);
     for (const Shape4& shape : {Shape4{1, 64, 57, 3}, Shape4{3, 40, 33, 3}, Shape4{2, 224, 224, 3}}) {
         Tensor x(shape);
         const auto v = testing::random_vector(x.size(), 17, -2.0f, 2.0f);
@@ -199,7 +217,7 @@ TEST(Network, LogitsAreBitIdenticalForAnyThreadCount) {
 // One shared model, 8 threads x 1000 forward passes each (inputs of three sizes, each thread
 // with its own workspace): every result bit-identical to the sequential run.
 TEST(Network, ConcurrentForwardsEightThreadsThousandEach) {
-    const Network net = Network::random(NetworkConfig{0.35, 2, 10}, 8);
+    const Model net = Model::random(NetworkConfig{0.35, 2, 10}, 8);
     std::vector<Tensor> inputs;
     std::vector<Tensor> sequential;
     for (int i = 0; i < 5; ++i) {
@@ -227,7 +245,7 @@ TEST(Network, ConcurrentForwardsEightThreadsThousandEach) {
 }
 
 TEST(Network, SeveralCallersEachWithIntraOpThreads) {
-    const Network net = Network::random(NetworkConfig{0.35}, 6);
+    const Model net = Model::random(NetworkConfig{0.35}, 6);
     Tensor x(1, 96, 96, 3);
     const auto v = testing::random_vector(x.size(), 3, -1.0f, 1.0f);
     std::copy(v.begin(), v.end(), x.data());

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <new>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 namespace {
@@ -36,7 +38,7 @@ TEST(NoAllocation, WarmForwardPassesAllocateNothing) {
     NetworkConfig config;
     config.width = 0.75;
     config.identity_div = 2;
-    const Network net = Network::random(config, 1);
+    const Model net = Model::random(config, 1);
     for (int threads : {1, 2, 3})
         for (const Shape4& shape : {Shape4{1, 224, 224, 3}, Shape4{3, 97, 131, 3}}) {
             Workspace ws(threads);

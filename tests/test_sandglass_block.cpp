@@ -8,14 +8,14 @@
 #include <vector>
 
 #include <mobilenext/blocks/sandglass_block.hpp>
-#include <mobilenext/kernels/kernel_sets.hpp>
+#include <mobilenext/kernels/reference_kernels.hpp>
 
 #include "test_support.hpp"
 
 namespace mobilenext {
 namespace {
 
-using Ref = kernels::ReferenceKernels;
+using testing::Ref;
 
 PackedDepthwise random_depthwise(int c, std::uint32_t seed) {
     const auto w = testing::random_vector(std::size_t(c) * 9, seed, -0.5f, 0.5f);
@@ -44,11 +44,11 @@ std::string describe(const BlockCase& c) {
            std::to_string(c.height) + "x" + std::to_string(c.width);
 }
 
-template <class Kernels>
-class SandglassBlockTest : public ::testing::Test {};
-TYPED_TEST_SUITE(SandglassBlockTest, testing::SimdKernelSets, testing::KernelSetName);
+using SandglassBlockTest = testing::KernelTableTest;
+INSTANTIATE_TEST_SUITE_P(EveryVectorSet, SandglassBlockTest, ::testing::ValuesIn(testing::vector_kernel_tables()),
+                         testing::KernelTableName{});
 
-TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
+TEST_P(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
     using F = BlockForm;
     std::vector<BlockCase> cases = {
         {F::head_t2, 16, 8, 48, 2, 1, 2, 15, 15},
@@ -92,12 +92,12 @@ TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
         const std::size_t in_image = std::size_t(c.height) * c.width * c.in;
         if (spec.has_input_dw()) {
             for (int n = 0; n < c.batch; ++n)
-                Ref::dwconv3x3(x + n * in_image, whole_image(c.height, c.width, 1), w.input_dw.view(), Activation::relu6,
+                Ref.dwconv3x3(x + n * in_image, whole_image(c.height, c.width, 1), w.input_dw.view(), Activation::relu6,
                                a.data() + n * in_image);
             x = a.data();
         }
-        Ref::pointwise_conv(x, pixels, w.reduce.view(), Activation::none, hidden.data());
-        Ref::pointwise_conv(hidden.data(), pixels, w.expand.view(), Activation::relu6, wide.data());
+        Ref.pointwise_conv(x, pixels, w.reduce.view(), Activation::none, hidden.data());
+        Ref.pointwise_conv(hidden.data(), pixels, w.expand.view(), Activation::relu6, wide.data());
         std::vector<float> expected = wide;
         int oh = c.height, ow = c.width;
         if (spec.has_output_dw()) {
@@ -106,14 +106,14 @@ TYPED_TEST(SandglassBlockTest, EveryFormMatchesComposedReferenceKernels) {
             expected.assign(std::size_t(c.batch) * oh * ow * c.out, 0.0f);
             const std::size_t wide_image = std::size_t(c.height) * c.width * c.out;
             for (int n = 0; n < c.batch; ++n)
-                Ref::dwconv3x3(wide.data() + n * wide_image, whole_image(c.height, c.width, c.stride),
+                Ref.dwconv3x3(wide.data() + n * wide_image, whole_image(c.height, c.width, c.stride),
                                w.output_dw.view(), Activation::none, expected.data() + std::size_t(n) * oh * ow * c.out);
         }
         if (spec.shortcut_channels > 0)
             for (std::size_t p = 0; p < pixels; ++p)
                 for (int ch = 0; ch < spec.shortcut_channels; ++ch) expected[p * c.out + ch] += input[p * c.in + ch];
 
-        const SandglassBlock<TypeParam> block(spec, std::move(w));
+        const SandglassBlock block(spec, std::move(w), K());
         EXPECT_EQ(block.output_height(c.height), oh);
         EXPECT_EQ(block.output_width(c.width), ow);
         std::vector<float> actual(expected.size(), -99.0f);
@@ -173,10 +173,10 @@ TEST(SandglassBlock, RejectsInconsistentSpecs) {
     SandglassWeights w;
     w.reduce = random_pointwise(8, 4, 1);
     w.expand = random_pointwise(4, 8, 2);
-    EXPECT_THROW((SandglassBlock<Ref>(spec, w)), Error);
+    EXPECT_THROW((SandglassBlock(spec, w, Ref)), Error);
     spec.stride = 1;
     spec.hidden = 5;  // weights have 4
-    EXPECT_THROW((SandglassBlock<Ref>(spec, w)), Error);
+    EXPECT_THROW((SandglassBlock(spec, w, Ref)), Error);
 }
 
 }  // namespace

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
-
 #include <mobilenext/core/tensor.hpp>
-#include <mobilenext/kernels/kernel_sets.hpp>
+#include <mobilenext/kernels/reference_kernels.hpp>
+#include <mobilenext/model/kernel_registry.hpp>
+#include <mobilenext/model/model.hpp>
 
 namespace mobilenext::testing {
 
@@ -52,24 +52,40 @@ inline float max_abs(const Tensor& t) {
     return m;
 }
 
-// Every vector kernel set this build can run on this CPU: the compiler's default first, then
-// the narrower x86 sets it also enables, so AVX2 and SSE2 paths are tested on an AVX-512 machine.
-using SimdKernelSets = ::testing::Types<kernels::SimdKernels<xsimd::default_arch>
-#if XSIMD_WITH_AVX512BW
-                                        , kernels::SimdKernels<xsimd::fma3<xsimd::avx2>>
-#endif
-#if XSIMD_WITH_AVX2
-                                        , kernels::SimdKernels<xsimd::sse2>
-#endif
-                                        >;
+// Every vector kernel table this program can run on this CPU (Model::available_kernels()
+// without the reference): with mobilenext::dispatch every instruction set of
+// kernels/instruction_sets.hpp the CPU runs, so the AVX2 and SSE2 paths are tested on an
+// AVX-512 machine too.
+inline std::vector<const kernels::KernelTable*> vector_kernel_tables() {
+    std::vector<const kernels::KernelTable*> tables;
+    for (const kernels::KernelTable* t : internal::kernel_tables())
+        if (t != &kernels::kReferenceKernels) tables.push_back(t);
+    return tables;
+}
 
-struct KernelSetName {
-    template <class T>
-    static std::string GetName(int) {
-        std::string name = T::name();
+// Test names from table names: "simd/fma3+avx2" -> "simd_fma3_avx2".
+struct KernelTableName {
+    std::string operator()(const ::testing::TestParamInfo<const kernels::KernelTable*>& info) const {
+        std::string name = info.param->name();
         std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
         return name;
     }
+};
+
+// The reference kernels, which every test compares the vector tables against.
+inline const kernels::KernelTable& Ref = kernels::kReferenceKernels;
+
+// Options that build a model on the reference kernels.
+inline LoadOptions reference_kernels() {
+    LoadOptions options;
+    options.kernels = "reference";
+    return options;
+}
+
+// A fixture over every vector kernel table.
+class KernelTableTest : public ::testing::TestWithParam<const kernels::KernelTable*> {
+protected:
+    const kernels::KernelTable& K() const { return *GetParam(); }
 };
 
 }  // namespace mobilenext::testing

@@ -2,7 +2,7 @@
 // width 1.0, and the parameter and multiply-add counts PyTorch reports for the same models.
 #include <gtest/gtest.h>
 
-#include <mobilenext/model/network.hpp>
+#include <mobilenext/mobilenext.hpp>
 #include <mobilenext/model/state_dict.hpp>
 #include <mobilenext/model/topology.hpp>
 
@@ -95,7 +95,7 @@ TEST(Topology, TinyWidthsKeepTheFullFormAtStrideOne) {
     const Topology t = derive_topology(config);
     EXPECT_EQ(t.blocks[2].form, BlockForm::full);
     EXPECT_EQ(t.blocks[2].stride, 1);
-    EXPECT_NO_THROW(Network::random(config, 1));
+    EXPECT_NO_THROW(Model::random(config, 1));
 }
 
 TEST(Topology, ThirdPartyLayoutIsAllFullFormWithStrideInLastDepthwise) {

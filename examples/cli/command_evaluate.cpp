@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <mobilenext/io/npy.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "arg_parser.hpp"
@@ -34,7 +35,7 @@ namespace mnx = mobilenext;
 constexpr std::size_t kMaxFileBytes = std::size_t(1) << 30;
 
 struct Options {
-    std::string model, dir, predictions;
+    std::string model, dir, predictions, kernels;
     std::optional<long long> limit;
     long long batch = 100, threads = 1;
     bool verify = true;
@@ -195,8 +196,9 @@ private:
 int evaluate(const Options& o) {
     mnx::LoadOptions load;
     load.verify_test_vector = o.verify;
+    load.kernels = o.kernels;
     const mnx::Model model = mnx::Model::load(o.model, load);
-    const mnx::Network& net = model.network();
+    const mnx::Model& net = model;
     const mnx::NetworkConfig& config = net.config();
     const mnx::Preprocessing& prep = model.info().preprocessing;
     const int channels = config.in_channels, classes = config.num_classes;
@@ -224,7 +226,7 @@ int evaluate(const Options& o) {
         for (int c = 0; c < classes; ++c) names.push_back("class " + std::to_string(c));
 
     std::printf("model:    %s (width %g, identity divisor %d, %d classes, %s)\n", o.model.c_str(), config.width,
-                config.identity_div, classes, mnx::Network::kernels_name().c_str());
+                config.identity_div, classes, model.kernels_name().c_str());
     std::printf("data:     %s: %zu of %zu images, %zux%zu\n", images.path.c_str(), n, count, cols, rows);
     std::printf("input:    shorter side %d (%s), centre crop %d, %d channel%s\n", prep.resize,
                 prep.interpolation.c_str(), prep.crop, channels, channels > 1 ? "s" : "");
@@ -311,9 +313,11 @@ int command_evaluate(const std::vector<std::string>& args) {
         .option("--batch", "B", "images per forward pass (default 100)")
         .option("--threads", "N", "threads per forward pass (default 1)")
         .option("--predictions", "OUT.npy", "write the logits, float32 [images, classes] in test-set order")
+        .option("--kernels", "NAME", "kernel set (default: the best this CPU runs; see `mobilenext info`)")
         .flag("--no-verify", "do not run the test vector stored in MODEL at load");
     if (!p.parse(args)) return 0;
     Options o;
+    o.kernels = p.get("--kernels").value_or("");
     if (!p.positional_args().empty()) o.model = p.positional_args().front();
     // An empty value would look for the IDX files in the current folder: refused as missing.
     o.dir = p.get("--fashion-mnist").value_or("");

@@ -17,6 +17,8 @@
 
 #include <unistd.h>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "arg_parser.hpp"
@@ -37,6 +39,8 @@ constexpr int kExitUsage = 2;
 // The model: a converted file (MODEL.safetensors), or random weights for a given architecture.
 // Every command builds it through make_model, so both sources behave the same everywhere.
 
+std::string kernel_set_names();
+
 void add_model_options(ArgParser& p) {
     p.option("--width", "W", "without MODEL: width multiplier (default 1.0)")
         .option("--random-weights", "SEED", "without MODEL: random weights from this seed")
@@ -44,7 +48,22 @@ void add_model_options(ArgParser& p) {
         .option("--classes", "N", "without MODEL: classifier outputs (default 1000)")
         .option("--in-channels", "C", "without MODEL: input image channels (default 3)")
         .option("--layout", "L", "without MODEL: official | mobilenext.pytorch (default official)")
+        .option("--kernels", "NAME", "kernel set: " + kernel_set_names() + " (default: the first, the best this CPU runs)")
         .flag("--no-verify", "do not run the test vector stored in MODEL at load");
+}
+
+std::string kernel_set_names() {
+    std::string names;
+    for (const std::string& name : mnx::Model::available_kernels()) names += (names.empty() ? "" : ", ") + name;
+    return names;
+}
+
+mnx::LoadOptions load_options(const ArgParser& p) {
+    mnx::LoadOptions options;
+    options.verify_test_vector = !p.has("--no-verify");
+    if (p.has("--identity-div")) options.identity_div = int(p.get_int("--identity-div", 1, 1, 4096));
+    if (const auto kernels = p.get("--kernels")) options.kernels = *kernels;
+    return options;
 }
 
 // `model_path` empty: random weights (required unless `allow_default_weights`, for commands
@@ -53,15 +72,11 @@ mnx::Model make_model(const ArgParser& p, const std::string& model_path, bool al
     if (!model_path.empty()) {
         for (const char* name : {"--width", "--random-weights", "--classes", "--in-channels", "--layout"})
             if (p.has(name)) p.fail(std::string(name) + " describes random weights; MODEL already has its architecture");
-        mnx::LoadOptions options;
-        options.verify_test_vector = !p.has("--no-verify");
-        if (p.has("--identity-div")) options.identity_div = int(p.get_int("--identity-div", 1, 1, 4096));
-        return mnx::Model::load(model_path, options);
+        return mnx::Model::load(model_path, load_options(p));
     }
     if (!allow_default_weights && !p.has("--random-weights"))
         p.fail("no weights: give MODEL.safetensors, or --width W --random-weights SEED");
-    mnx::ModelInfo info;
-    mnx::NetworkConfig& c = info.config;
+    mnx::NetworkConfig c;
     c.width = p.get_double("--width", 1.0);
     c.identity_div = int(p.get_int("--identity-div", 1, 1, 4096));
     c.num_classes = int(p.get_int("--classes", 1000, 1, 1 << 20));
@@ -75,8 +90,9 @@ mnx::Model make_model(const ArgParser& p, const std::string& model_path, bool al
             p.fail("invalid value '" + *layout + "' for --layout: expected official or mobilenext.pytorch");
     }
     const std::uint64_t seed = p.has("--random-weights") ? p.get_u64("--random-weights") : 0;
-    info.path = "random weights (seed " + std::to_string(seed) + ")";
-    return mnx::Model(mnx::Network::random(c, seed), std::move(info));
+    mnx::LoadOptions options = load_options(p);
+    options.identity_div.reset();  // already in the config
+    return mnx::Model::random(c, seed, options);
 }
 
 // The MODEL argument: the first positional argument, if any.
@@ -128,10 +144,10 @@ int command_info(const std::vector<std::string>& args) {
     const auto [height, width] = p.get_size("--size", {224, 224});
     // The table needs no particular weights: without a file, any weights do.
     const mnx::Model model = make_model(p, model_argument(p), true);
-    const mnx::Network& net = model.network();
+    const mnx::Model& net = model;
     const mnx::Topology& t = net.topology();
 
-    std::printf("kernels: %s\n", mnx::Network::kernels_name().c_str());
+    std::printf("kernels: %s\n", model.kernels_name().c_str());
     std::printf("model:   %s\n", describe(t.config).c_str());
     std::printf("weights: %s%s\n", model.info().path.c_str(),
                 model.info().test_vector ? " (stored test vector checked at load)" : "");
@@ -180,7 +196,7 @@ int command_run(const std::vector<std::string>& args) {
         .option("--threads", "N", "threads per forward pass (default 1)");
     if (!p.parse(args)) return 0;
     const mnx::Model model = make_model(p, model_argument(p));
-    const mnx::Network& net = model.network();
+    const mnx::Model& net = model;
     const mnx::NetworkConfig& config = net.config();
     if (!p.has("--input")) p.fail("missing required option --input X.npy");
     if (!p.has("--output")) p.fail("missing required option --output Y.npy");
@@ -204,7 +220,7 @@ int command_run(const std::vector<std::string>& args) {
     const std::vector<std::int64_t> shape{logits.batch(), logits.channels()};
     mnx::write_npy(output_path, logits.data(), shape);
     std::printf("%s: logits %s from input %s in %.2f ms (%s)\n", output_path.c_str(), mnx::shape_string(shape).c_str(),
-                mnx::shape_string(x.shape).c_str(), ms, mnx::Network::kernels_name().c_str());
+                mnx::shape_string(x.shape).c_str(), ms, model.kernels_name().c_str());
     return 0;
 }
 
@@ -233,7 +249,7 @@ int command_bench(const std::vector<std::string>& args) {
     const std::size_t rss_before = resident_bytes();
     const auto load_start = std::chrono::steady_clock::now();
     const mnx::Model model = make_model(p, model_argument(p));
-    const mnx::Network& net = model.network();
+    const mnx::Model& net = model;
     mnx::Tensor input(batch, height, width, net.config().in_channels);
     std::mt19937 engine(12345);
     std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
@@ -260,7 +276,7 @@ int command_bench(const std::vector<std::string>& args) {
     const double median = runs % 2 ? seconds[runs / 2] : 0.5 * (seconds[runs / 2 - 1] + seconds[runs / 2]);
     const double fastest = seconds.front();
     const std::int64_t madds = net.multiply_adds(height, width);
-    std::printf("kernels:     %s\n", mnx::Network::kernels_name().c_str());
+    std::printf("kernels:     %s\n", model.kernels_name().c_str());
     std::printf("model:       %s\n", describe(net.config()).c_str());
     std::printf("input:       batch %d, %s, %d channels\n", batch, size_text(height, width).c_str(),
                 net.config().in_channels);
@@ -282,7 +298,7 @@ int command_bench(const std::vector<std::string>& args) {
 
 // Class names: --labels FILE (one per line), else the file's, else ImageNet's for 1000 classes.
 std::vector<std::string> class_names(const ArgParser& p, const mnx::Model& model) {
-    const int classes = model.network().config().num_classes;
+    const int classes = model.config().num_classes;
     std::vector<std::string> names;
     if (const auto path = p.get("--labels")) {
         std::FILE* f = std::fopen(path->c_str(), "r");
@@ -320,7 +336,7 @@ int command_classify(const std::vector<std::string>& args) {
     if (!p.parse(args)) return 0;
     if (p.positional_args().size() < 2) p.fail("expected MODEL.safetensors and at least one image");
     const mnx::Model model = make_model(p, model_argument(p));
-    const mnx::Network& net = model.network();
+    const mnx::Model& net = model;
     const int classes = net.config().num_classes;
     const int top = int(std::min<long long>(p.get_int("--top", 5, 1, 1 << 20), classes));
     const std::vector<std::string> names = class_names(p, model);
@@ -372,7 +388,7 @@ int command_preprocess(const std::vector<std::string>& args) {
         options.verify_test_vector = !p.has("--no-verify");
         const mnx::Model model = mnx::Model::load(p.positional_args()[0], options);
         prep = model.info().preprocessing;
-        channels = model.network().config().in_channels;
+        channels = model.config().in_channels;
     } else if (channels == 1) {
         prep.mean.resize(1);
         prep.std.resize(1);

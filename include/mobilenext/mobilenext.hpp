@@ -1,19 +1,24 @@
 #pragma once
-// mobilenext: header-only CPU inference of the MobileNeXt image classifier.
+// mobilenext: CPU inference of the MobileNeXt image classifier.
 //
 //   #include <mobilenext/mobilenext.hpp>
-//   mobilenext::Network net = mobilenext::Network::random({/*width*/ 1.0}, /*seed*/ 1);
-//   mobilenext::Tensor logits = net.forward(mobilenext::Tensor::from_nchw(pixels, 1, 3, 224, 224));
+//   const mobilenext::Model model = mobilenext::Model::load("mobilenext.safetensors");
+//   mobilenext::Tensor logits = model.forward(mobilenext::Tensor::from_nchw(pixels, 1, 3, 224, 224));
+//
+// Linked with mobilenext::mobilenext alone, the library is header-only and this header brings
+// the model's code into the program. Linked with mobilenext::dispatch (MOBILENEXT_DISPATCH),
+// the same declarations are served by the compiled library. The file formats
+// (io/safetensors.hpp, io/npy.hpp) are separate headers.
 #include "core/aligned_buffer.hpp"
 #include "core/error.hpp"
 #include "core/tensor.hpp"
 #include "io/image_preprocess.hpp"
-#include "io/model_file.hpp"
-#include "io/npy.hpp"
-#include "io/safetensors.hpp"
-#include "kernels/kernel_sets.hpp"
-#include "model/network.hpp"
+#include "model/forward_plan.hpp"
+#include "model/model.hpp"
+#include "model/random_weights.hpp"
 #include "model/state_dict.hpp"
 #include "model/topology.hpp"
 #include "model/workspace.hpp"
-#include "runtime/thread_pool.hpp"
+#if !defined(MOBILENEXT_DISPATCH)
+#include "model/model_definitions.hpp"
+#endif

@@ -5,13 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 namespace {
 
-const mobilenext::Network& small_network() {
+const mobilenext::Model& small_network() {
     // Three input channels, like the CLI's default models; width 0.35 keeps a pass cheap.
-    static const mobilenext::Network network = mobilenext::Network::random(mobilenext::NetworkConfig{0.35, 2, 5}, 1);
+    static const mobilenext::Model network = mobilenext::Model::random(mobilenext::NetworkConfig{0.35, 2, 5}, 1);
     return network;
 }
 

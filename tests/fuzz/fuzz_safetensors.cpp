@@ -6,12 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <mobilenext/io/npy.hpp>
+#include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
         const mobilenext::SafetensorsContents contents = mobilenext::parse_safetensors(data, size, "fuzz.safetensors");
-        const mobilenext::Model model = mobilenext::Model::from_contents(contents, "fuzz.safetensors");
+        const mobilenext::Model model = mobilenext::Model::from_safetensors(contents, "fuzz.safetensors");
         (void)model;
     } catch (const mobilenext::Error&) {
     }

@@ -1,6 +1,5 @@
 #pragma once
-// The sandglass block, templated on the kernel set (ReferenceKernels or SimdKernels<Arch>).
-// One class covers the four forms of MOBILENEXT.md; which layers exist comes from the
+// The sandglass block, on the kernels of a kernel table chosen at run time. One class covers the four forms of MOBILENEXT.md; which layers exist comes from the
 // BlockSpec:
 //   [dw3x3(in) + ReLU6] -> pw(in -> hidden) -> pw(hidden -> out) + ReLU6 -> [dw3x3(out, stride)]
 //   then, when shortcut_channels > 0: out[:, :k] += input[:, :k].
@@ -9,9 +8,11 @@
 #include <string>
 #include <utility>
 
+#include "../core/error.hpp"
 #include "../kernels/kernel_args.hpp"
+#include "../kernels/kernel_table.hpp"
 #include "../kernels/pack_weights.hpp"
-#include "../model/topology.hpp"
+#include "block_spec.hpp"
 
 namespace mobilenext {
 
@@ -21,10 +22,12 @@ struct SandglassWeights {
     PackedDepthwise output_dw;  // empty when the form has none
 };
 
-template <class Kernels>
 class SandglassBlock {
 public:
-    SandglassBlock(const BlockSpec& spec, SandglassWeights weights) : spec_(spec), weights_(std::move(weights)) {
+    // `kernels` must outlive the block (the tables are static). The pointwise weights may be
+    // packed in any panel width; kernels.pointwise_panel is the fastest.
+    SandglassBlock(const BlockSpec& spec, SandglassWeights weights, const kernels::KernelTable& kernels)
+        : spec_(spec), weights_(std::move(weights)), k_(&kernels) {
         const std::string where = "SandglassBlock " + std::to_string(spec.index) + ": ";
         internal::check(spec.stride == 1 || (spec.stride == 2 && spec.has_output_dw()),
                         where + "stride " + std::to_string(spec.stride) + " needs an output depthwise layer");
@@ -163,7 +166,7 @@ public:
             pool.run(n, [&](int part, int) {
                 const auto [y0, y1] = split(height, part, 1);
                 if (y0 < y1)
-                    Kernels::dwconv3x3(input, {height, width, 1, 0, y0, y1}, weights_.input_dw.view(), Activation::relu6,
+                    k_->dwconv3x3(input, {height, width, 1, 0, y0, y1}, weights_.input_dw.view(), Activation::relu6,
                                        wide_in + std::size_t(y0) * width * b.in_channels);
             });
             reduce_input = wide_in;
@@ -172,14 +175,14 @@ public:
         pool.run(n, [&](int part, int) {
             const auto [p0, p1] = split(pixels, part, 24);
             if (p0 < p1)
-                Kernels::pointwise_conv(reduce_input + std::size_t(p0) * b.in_channels, std::size_t(p1 - p0),
+                k_->pointwise_conv(reduce_input + std::size_t(p0) * b.in_channels, std::size_t(p1 - p0),
                                         weights_.reduce.view(), Activation::none, hidden + std::size_t(p0) * b.hidden);
         });
         float* expanded = b.has_output_dw() ? wide_out : output;
         pool.run(n, [&](int part, int) {
             const auto [p0, p1] = split(pixels, part, 24);
             if (p0 < p1)
-                Kernels::pointwise_conv(hidden + std::size_t(p0) * b.hidden, std::size_t(p1 - p0), weights_.expand.view(),
+                k_->pointwise_conv(hidden + std::size_t(p0) * b.hidden, std::size_t(p1 - p0), weights_.expand.view(),
                                         Activation::relu6, expanded + std::size_t(p0) * b.out_channels);
         });
         if (!b.has_output_dw()) return;
@@ -223,11 +226,11 @@ private:
     // first), with the shortcut from the block's `input` added as each vector is stored.
     void output_depthwise(const float* expanded, const DepthwiseRows& rows, const float* input, float* out) const {
         if (spec_.shortcut_channels > 0)
-            Kernels::dwconv3x3_add_shortcut(
+            k_->dwconv3x3_add_shortcut(
                 expanded, rows, weights_.output_dw.view(),
                 {input + std::size_t(rows.out_row_begin) * rows.width * spec_.in_channels, spec_.shortcut_channels}, out);
         else
-            Kernels::dwconv3x3(expanded, rows, weights_.output_dw.view(), Activation::none, out);
+            k_->dwconv3x3(expanded, rows, weights_.output_dw.view(), Activation::none, out);
     }
 
     // Rows [first, end) of the expansion (pw(pw([dw](input))) with ReLU6), written to `out`.
@@ -238,16 +241,17 @@ private:
         const float* reduce_input = input + std::size_t(first) * width * spec_.in_channels;
         if (spec_.has_input_dw()) {
             const DepthwiseRows rows{height, width, 1, 0, first, end};
-            Kernels::dwconv3x3(input, rows, weights_.input_dw.view(), Activation::relu6, dw_rows);
+            k_->dwconv3x3(input, rows, weights_.input_dw.view(), Activation::relu6, dw_rows);
             reduce_input = dw_rows;
         }
-        Kernels::pointwise_conv(reduce_input, pixels, weights_.reduce.view(), Activation::none, hidden);
-        Kernels::pointwise_conv(hidden, pixels, weights_.expand.view(), Activation::relu6, out);
+        k_->pointwise_conv(reduce_input, pixels, weights_.reduce.view(), Activation::none, hidden);
+        k_->pointwise_conv(hidden, pixels, weights_.expand.view(), Activation::relu6, out);
     }
 
 private:
     BlockSpec spec_;
     SandglassWeights weights_;
+    const kernels::KernelTable* k_;
 };
 
 }  // namespace mobilenext

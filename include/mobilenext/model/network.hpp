@@ -17,9 +17,10 @@
 #include "../blocks/sandglass_block.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
-#include "../kernels/kernel_sets.hpp"
+#include "../kernels/kernel_table.hpp"
 #include "../kernels/pack_weights.hpp"
 #include "batch_norm_fold.hpp"
+#include "forward_plan.hpp"
 #include "random_weights.hpp"
 #include "state_dict.hpp"
 #include "topology.hpp"
@@ -80,55 +81,65 @@ public:
         }
     }
 
+    const std::string& source() const noexcept { return source_; }
+
 private:
     const StateDict& dict_;
     std::string source_;
     std::set<std::string> used_;
 };
 
+// Finite weights can still multiply to infinities with their folded BatchNorm scale: the
+// values the kernels will use are checked once they are packed.
+template <class Packed>
+const Packed& check_packed_finite(const Packed& p, const std::string& source, const std::string& conv) {
+    for (const AlignedBuffer* buffer : {&p.weights, &p.bias})
+        for (std::size_t i = 0; i < buffer->size(); ++i)
+            if (!std::isfinite((*buffer)[i]))
+                throw LoadError(source, conv + ".weight", "weights that stay finite once BatchNorm is folded into them",
+                                std::to_string((*buffer)[i]) + (buffer == &p.weights ? " in the folded weights"
+                                                                                      : " in the folded bias"));
+    return p;
+}
+
 inline PackedDepthwise read_depthwise(StateDictReader& r, const std::string& conv, const std::string& bn, int channels) {
     const FoldedBatchNorm f = r.batch_norm(bn, channels);
-    return pack_depthwise(r.get(conv + ".weight", {channels, 1, 3, 3}).values.data(), f.scale.data(), f.bias.data(),
-                          channels);
+    PackedDepthwise p = pack_depthwise(r.get(conv + ".weight", {channels, 1, 3, 3}).values.data(), f.scale.data(),
+                                       f.bias.data(), channels);
+    check_packed_finite(p, r.source(), conv);
+    return p;
 }
 
 inline PackedPointwise read_pointwise(StateDictReader& r, const std::string& conv, const std::string& bn, int in,
                                       int out, int panel) {
     const FoldedBatchNorm f = r.batch_norm(bn, out);
-    return pack_pointwise(r.get(conv + ".weight", {out, in, 1, 1}).values.data(), f.scale.data(), f.bias.data(), in,
-                          out, panel);
+    PackedPointwise p = pack_pointwise(r.get(conv + ".weight", {out, in, 1, 1}).values.data(), f.scale.data(),
+                                       f.bias.data(), in, out, panel);
+    check_packed_finite(p, r.source(), conv);
+    return p;
 }
-
-}  // namespace internal
-
-// Buffer sizes (in floats) of a forward pass of one input shape.
-struct ForwardPlan {
-    std::size_t activation = 0;  // each of the two alternating activation buffers
-    std::size_t image = 0;       // the largest activation of one image
-    std::size_t scratch = 0;     // per thread
-    std::size_t layer = 0;       // each of three whole-image buffers of layer-parallel blocks
-    std::size_t pooled = 0;
-    int threads = 1;
-    std::size_t bytes() const { return (2 * activation + scratch * threads + 3 * layer + pooled) * sizeof(float); }
-};
 
 // Blocks whose output has at most this many rows run layer after layer with each layer split
 // over the threads, when a batch is cut into bands: bands of so few rows would recompute too
 // many halo rows.
 inline constexpr int kLayerParallelMaxHeight = 14;
 
-template <class Kernels>
-class BasicNetwork {
+// The network on one kernel table. Model (model.hpp) is the public face: it builds a Network
+// through its validating builder and owns it.
+class Network {
 public:
-    // `source` names where the weights came from, for error messages.
-    BasicNetwork(const NetworkConfig& config, const StateDict& weights, const std::string& source = "state dict")
-        : topology_(derive_topology(config)) {
+    // `source` names where the weights came from, for error messages. `kernels` must outlive
+    // the network (the tables are static).
+    Network(const NetworkConfig& config, const StateDict& weights, const kernels::KernelTable& kernels,
+            const std::string& source = "state dict")
+        : topology_(derive_topology(config)), k_(&kernels) {
         internal::StateDictReader r(weights, source);
         const Topology& t = topology_;
         {
             const FoldedBatchNorm f = r.batch_norm("features.0.1", t.stem_channels);
             stem_ = pack_stem(r.get("features.0.0.weight", {t.stem_channels, config.in_channels, 3, 3}).values.data(),
                               f.scale.data(), f.bias.data(), config.in_channels, t.stem_channels);
+            internal::check_packed_finite(stem_, source, "features.0.0");
         }
         blocks_.reserve(t.blocks.size());
         for (const BlockSpec& b : t.blocks) {
@@ -138,30 +149,32 @@ public:
             if (b.has_input_dw())
                 w.input_dw = internal::read_depthwise(r, layer(j.input_dw), layer(j.input_dw + 1), b.in_channels);
             w.reduce = internal::read_pointwise(r, layer(j.reduce), layer(j.reduce + 1), b.in_channels, b.hidden,
-                                                Kernels::pointwise_panel);
+                                                kernels.pointwise_panel);
             w.expand = internal::read_pointwise(r, layer(j.expand), layer(j.expand + 1), b.hidden, b.out_channels,
-                                                Kernels::pointwise_panel);
+                                                kernels.pointwise_panel);
             if (b.has_output_dw())
                 w.output_dw = internal::read_depthwise(r, layer(j.output_dw), layer(j.output_dw + 1), b.out_channels);
-            blocks_.emplace_back(b, std::move(w));
+            blocks_.emplace_back(b, std::move(w), kernels);
         }
         const HostTensor& fc_w = r.get("classifier.1.weight", {config.num_classes, t.last_channels});
         const HostTensor& fc_b = r.get("classifier.1.bias", {config.num_classes});
         // In 64-column panels whatever the kernel set: the classifier streams its weights row by
         // row (16-column panels measured 5-10% slower on AVX2).
         classifier_ = pack_pointwise(fc_w.values.data(), nullptr, fc_b.values.data(), t.last_channels, config.num_classes);
+        internal::check_packed_finite(classifier_, source, "classifier.1");
         r.check_all_used();
     }
 
     // A network with random weights (random BatchNorm statistics included), see random_weights.hpp.
-    static BasicNetwork random(const NetworkConfig& config, std::uint64_t seed) {
-        return BasicNetwork(config, make_random_state_dict(derive_topology(config), seed), "random weights");
+    static Network random(const NetworkConfig& config, std::uint64_t seed, const kernels::KernelTable& kernels) {
+        return Network(config, make_random_state_dict(derive_topology(config), seed), kernels, "random weights");
     }
 
     const Topology& topology() const noexcept { return topology_; }
     const NetworkConfig& config() const noexcept { return topology_.config; }
-    const std::vector<SandglassBlock<Kernels>>& blocks() const noexcept { return blocks_; }
-    static std::string kernels_name() { return Kernels::name(); }
+    const std::vector<SandglassBlock>& blocks() const noexcept { return blocks_; }
+    const kernels::KernelTable& kernels() const noexcept { return *k_; }
+    std::string kernels_name() const { return k_->name(); }
 
     std::int64_t parameter_count() const { return count_parameters(topology_); }
     std::int64_t multiply_adds(int height, int width) const { return count_multiply_adds(topology_, height, width); }
@@ -273,20 +286,20 @@ private:
         const int threads = ws.threads(), classes = topology_.config.num_classes;
         const float* pooled = ws.pooled.data();
         if (threads == 1) {
-            Kernels::fully_connected(pooled, batch, classifier_.view(), logits);
+            k_->fully_connected(pooled, batch, classifier_.view(), logits);
         } else if (batch == 1) {
             const int panel = classifier_.panel, panels = (classes + panel - 1) / panel;
             ws.pool.run(threads, [&](int part, int) {
                 const int c0 = panels * part / threads * panel;
                 const int c1 = std::min(classes, panels * (part + 1) / threads * panel);
-                if (c0 < c1) Kernels::fully_connected(pooled, 1, classifier_.view().columns(c0, c1), logits + c0);
+                if (c0 < c1) k_->fully_connected(pooled, 1, classifier_.view().columns(c0, c1), logits + c0);
             });
         } else {
             const int last = topology_.last_channels;
             ws.pool.run(threads, [&](int part, int) {
                 const int n0 = batch * part / threads, n1 = batch * (part + 1) / threads;
                 if (n0 < n1)
-                    Kernels::fully_connected(pooled + std::size_t(n0) * last, n1 - n0, classifier_.view(),
+                    k_->fully_connected(pooled + std::size_t(n0) * last, n1 - n0, classifier_.view(),
                                              logits + std::size_t(n0) * classes);
             });
         }
@@ -311,7 +324,7 @@ private:
             int stem_rows = 0;
             const auto stem_rows_ready = [&](int end) {
                 if (end <= stem_rows) return;
-                Kernels::stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, stem_rows, end, stem_.view(),
+                k_->stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, stem_rows, end, stem_.view(),
                                                current + std::size_t(stem_rows) * w * stem_.out_channels);
                 stem_rows = end;
             };
@@ -328,12 +341,26 @@ private:
                 h = oh;
                 if (!in_place) std::swap(current, next);
             }
-            Kernels::global_average_pool(current, 1, std::size_t(h) * w, last, ws.pooled.data() + std::size_t(n) * last);
+            k_->global_average_pool(current, 1, std::size_t(h) * w, last, ws.pooled.data() + std::size_t(n) * last);
         });
         classify(ws, s.n, logits);
     }
 
+    // Refuses NaN and infinities in the input: the clamps of ReLU6 would turn them into finite
+    // values and the logits into a confident answer (PyTorch propagates them).
+    void check_input_finite(const float* input, const Shape4& s) const {
+        const std::size_t count = std::size_t(s.n) * s.h * s.w * s.c;
+        const std::size_t bad = k_->first_non_finite(input, count);
+        if (bad == count) return;
+        const std::size_t c = bad % s.c, x = bad / s.c % s.w, y = bad / s.c / s.w % s.h, n = bad / s.c / s.w / s.h;
+        internal::fail("MobileNeXt input: element [" + std::to_string(n) + "][" + std::to_string(y) + "][" +
+                       std::to_string(x) + "][" + std::to_string(c) + "] (NHWC) is " + std::to_string(input[bad]) +
+                       "; inputs must be finite");
+    }
+
     void forward_checked(const float* input, const Shape4& s, float* logits, Workspace& ws) const {
+        check_input_finite(input, s);
+        const WorkspaceClaim claim(ws);
         const int threads = ws.threads();
         const ForwardPlan p = plan(s.n, s.h, s.w, threads);
         try {
@@ -360,7 +387,7 @@ private:
             ws.pool.run(s.n * bands, [&](int task, int) {
                 const int n = task / bands;
                 const auto [y0, y1] = band(h, task % bands);
-                Kernels::stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, y0, y1, stem_.view(),
+                k_->stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, y0, y1, stem_.view(),
                                                current + n * out_image + std::size_t(y0) * w * stem_.out_channels);
             });
         }
@@ -384,19 +411,17 @@ private:
             w = ow;
             std::swap(current, next);
         }
-        Kernels::global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());
+        k_->global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());
         classify(ws, s.n, logits);
     }
 
     Topology topology_;
+    const kernels::KernelTable* k_;
     PackedStem stem_;
-    std::vector<SandglassBlock<Kernels>> blocks_;
+    std::vector<SandglassBlock> blocks_;
     PackedPointwise classifier_;
 };
 
-// The network on the vector kernels of the instruction set the compiler targets.
-using Network = BasicNetwork<kernels::SimdKernels<>>;
-// The same network on the plain reference kernels: the oracle of the tests.
-using ReferenceNetwork = BasicNetwork<kernels::ReferenceKernels>;
+}  // namespace internal
 
 }  // namespace mobilenext

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../blocks/block_spec.hpp"
 #include "../kernels/kernel_args.hpp"
 
 namespace mobilenext {
@@ -32,35 +33,6 @@ struct NetworkConfig {
     int num_classes = 1000;
     int in_channels = 3;
     Layout layout = Layout::official;
-};
-
-// The four forms of the sandglass block (names as in `mobilenext info`).
-enum class BlockForm {
-    head_t2,          // t == 2: dw, pw, pw, dw(stride); no shortcut
-    pointwise_only,   // pw, pw; no shortcut
-    pointwise_dw_s2,  // pw, pw, dw(stride 2); no shortcut
-    full              // dw, pw, pw, dw; shortcut unless keep_3x3
-};
-
-inline const char* block_form_name(BlockForm form) {
-    switch (form) {
-        case BlockForm::head_t2: return "dw-pw-pw-dw(t2)";
-        case BlockForm::pointwise_only: return "pw-pw";
-        case BlockForm::pointwise_dw_s2: return "pw-pw-dw";
-        case BlockForm::full: return "dw-pw-pw-dw";
-    }
-    return "?";
-}
-
-struct BlockSpec {
-    int index = 0;  // position in `features` (the stem is 0)
-    BlockForm form = BlockForm::full;
-    int in_channels = 0, hidden = 0, out_channels = 0;
-    int stride = 1;             // of the last depthwise convolution
-    int shortcut_channels = 0;  // 0: no shortcut
-
-    bool has_input_dw() const { return form == BlockForm::head_t2 || form == BlockForm::full; }
-    bool has_output_dw() const { return form != BlockForm::pointwise_only; }
 };
 
 struct Topology {

@@ -130,7 +130,11 @@ MOBILENEXT_ALWAYS_INLINE inline void pointwise_tile_step(vfloat<Arch> (&acc)[row
 // a loop of their own: with the prefetching's pointers live in every step, Clang ran out of
 // registers in the 6 x 4 tiles and kept accumulators and row offsets on the stack (the 1x1
 // layers at 50-80% of GCC's speed; with the loop split, the same).
-template <class Arch, int rows, int vectors>
+// `Owner`: the instruction set of the kernel table the tile is compiled for. A half-vector tile
+// of AVX-512 (HalfVectorArch) runs AVX2 vectors, but is compiled with AVX-512's flags; as a
+// function of its own it is never merged with the AVX2 table's copy of the same tile
+// (tests/check_dispatch_isolation.sh).
+template <class Arch, int rows, int vectors, class Owner = Arch>
 inline void pointwise_tile(const float* input, const ColumnTile& t, float* output, const float* ahead) {
     using V = vfloat<Arch>;
     // Copies: the stores below could alias `t`, and would make the compiler read it again.
@@ -159,21 +163,21 @@ template <class Arch>
 using PointwiseTileFn = void (*)(const float*, const ColumnTile&, float*, const float*);
 
 // pointwise_tile for every height 1 .. N, indexed by height - 1.
-template <class Arch, int vectors, int... heights>
+template <class Arch, int vectors, class Owner, int... heights>
 constexpr std::array<PointwiseTileFn<Arch>, sizeof...(heights)> pointwise_tiles(std::integer_sequence<int, heights...>) {
-    return {&pointwise_tile<Arch, heights + 1, vectors>...};
+    return {&pointwise_tile<Arch, heights + 1, vectors, Owner>...};
 }
 
 // Pixels [0, pixels) for the output columns [co, co + vectors * L): as few tiles as the
 // tallest height allows, their heights differing by at most one. A short last tile would
 // stream the whole weight panel for one or two pixels (49 pixels in tiles of 6 would leave
 // one): 49 becomes 4 tiles of 6 and 5 of 5.
-template <class Arch, int vectors>
+template <class Arch, int vectors, class Owner = Arch>
 inline void pointwise_columns(const float* input, std::size_t pixels, const PointwiseWeights& w, int co,
                               Activation act, float* output, int next_co, int next_vectors) {
     constexpr int L = int(vfloat<Arch>::size);
     constexpr int tallest = tile_rows<Arch>(vectors);
-    static constexpr auto tiles = pointwise_tiles<Arch, vectors>(std::make_integer_sequence<int, tallest>());
+    static constexpr auto tiles = pointwise_tiles<Arch, vectors, Owner>(std::make_integer_sequence<int, tallest>());
     const std::size_t count = (pixels + tallest - 1) / tallest;
     if (count == 0) return;
     const std::size_t base = pixels / count, taller = pixels % count;
@@ -277,7 +281,7 @@ void pointwise_conv(const float* input, std::size_t pixels, const PointwiseWeigh
             using Half = typename detail::HalfVectorArch<Arch>::type;
             if constexpr (!std::is_void<Half>::value) {
                 if (count == 1 && w.out_channels - co <= L / 2) {
-                    detail::pointwise_columns<Half, 1>(in, n, w, co, act, out, 0, 0);
+                    detail::pointwise_columns<Half, 1, Arch>(in, n, w, co, act, out, 0, 0);
                     co = next;
                     continue;
                 }

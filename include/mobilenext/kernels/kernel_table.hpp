@@ -1,0 +1,45 @@
+#pragma once
+// A kernel set as a run-time value: the leaf kernels of one instruction set (or the plain
+// reference kernels) and the parameters the weights are packed for. The blocks and the network
+// are compiled once and call through a table chosen when a model is built, so only the leaf
+// kernels exist once per instruction set. An indirect call per kernel call costs nothing
+// measurable: each call covers a band of rows or a whole layer (BENCHMARKS.md, "Kernel tables").
+#include <cstddef>
+#include <string>
+
+#include "kernel_args.hpp"
+
+namespace mobilenext::kernels {
+
+struct KernelTable {
+    // "reference", or "simd" with the instruction set as xsimd names it ("avx512bw",
+    // "fma3+avx2", "sse2", "arm64+neon"). Plain pointers, so a table needs no constructor.
+    const char* family = nullptr;
+    const char* arch = nullptr;
+
+    void (*dwconv3x3)(const float* input, const DepthwiseRows& rows, const DepthwiseWeights& w, Activation act,
+                      float* output) = nullptr;
+    void (*dwconv3x3_add_shortcut)(const float* input, const DepthwiseRows& rows, const DepthwiseWeights& w,
+                                   const PartialShortcut& shortcut, float* output) = nullptr;
+    void (*pointwise_conv)(const float* input, std::size_t pixels, const PointwiseWeights& w, Activation act,
+                           float* output) = nullptr;
+    void (*stem_conv3x3_s2_relu6)(const float* image, int height, int width, int out_row_begin, int out_row_end,
+                                  const StemWeights& w, float* output) = nullptr;
+    void (*add_partial_shortcut)(const float* input, std::size_t pixels, int channels, int shortcut_channels,
+                                 float* output) = nullptr;
+    void (*global_average_pool)(const float* input, int batch, std::size_t pixels, int channels,
+                                float* output) = nullptr;
+    void (*fully_connected)(const float* input, int batch, const PointwiseWeights& w, float* output) = nullptr;
+    std::size_t (*first_non_finite)(const float* values, std::size_t count) = nullptr;
+
+    // Columns per panel of the blocks' pointwise weights (a multiple of kChannelAlign): the
+    // widest register tile of the set's 1x1 convolution.
+    int pointwise_panel = kPointwisePanel;
+
+    // As Model::kernels_name() spells it: "reference", "simd/avx512bw", ...
+    std::string name() const {
+        return arch == nullptr ? std::string(family) : std::string(family) + "/" + arch;
+    }
+};
+
+}  // namespace mobilenext::kernels

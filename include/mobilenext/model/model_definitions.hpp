@@ -1,0 +1,184 @@
+#pragma once
+// The definitions of Model's members (model.hpp) and its one validating builder. Included by
+// mobilenext.hpp in header-only use (the functions are then inline) and compiled once into
+// mobilenext::dispatch (src/dispatch/model.cpp), whose users do not include it.
+#if defined(MOBILENEXT_DISPATCH) && !defined(MOBILENEXT_BUILDING_DISPATCH)
+#error "model_definitions.hpp is compiled into mobilenext::dispatch; its users include mobilenext.hpp or model.hpp"
+#endif
+
+#include <cmath>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../io/model_file.hpp"
+#include "../io/safetensors.hpp"
+#include "kernel_registry.hpp"
+#include "model.hpp"
+#include "network.hpp"
+#include "random_weights.hpp"
+
+#ifndef MOBILENEXT_BUILDING_DISPATCH
+#include <xsimd/xsimd.hpp>
+
+#include "../kernels/reference_kernels.hpp"
+#include "../kernels/simd_kernels.hpp"
+#endif
+
+namespace mobilenext {
+
+struct Model::State {
+    ModelInfo info;
+    internal::Network network;
+};
+
+namespace internal {
+
+#ifndef MOBILENEXT_BUILDING_DISPATCH
+// Header-only use: the vector kernels of the instruction set the compiler targets, then the
+// reference. (mobilenext::dispatch defines this function for its users instead.)
+MOBILENEXT_MODEL_INLINE const std::vector<const kernels::KernelTable*>& kernel_tables() {
+    static const std::vector<const kernels::KernelTable*> tables{&kernels::kSimdKernels<xsimd::default_arch>,
+                                                                 &kernels::kReferenceKernels};
+    return tables;
+}
+#endif
+
+// Runs the stored test vector; throws LoadError when the logits differ from the stored ones by
+// more than 1e-4 x max(1, max |logit|). The stored values were checked finite when read.
+inline void verify_test_vector(const Network& network, const TestVector& tv, const std::string& path) {
+    const auto& s = tv.input_shape;
+    const Tensor input = Tensor::from_nchw(tv.input.data(), int(s[0]), int(s[1]), int(s[2]), int(s[3]));
+    const Tensor logits = network.forward(input);
+    float max_expected = 0.0f, max_diff = 0.0f;
+    std::size_t worst = 0;
+    for (std::size_t i = 0; i < tv.output.size(); ++i) {
+        max_expected = std::max(max_expected, std::fabs(tv.output[i]));
+        const float diff = std::fabs(logits.data()[i] - tv.output[i]);
+        if (!(diff <= max_diff)) {
+            max_diff = diff;
+            worst = i;
+        }
+    }
+    const float tolerance = 1e-4f * std::max(1.0f, max_expected);
+    if (!(max_diff <= tolerance))
+        throw LoadError(path, "__metadata__.mobilenext.test_vector",
+                        "logits within " + std::to_string(tolerance) + " of PyTorch's",
+                        "a difference of " + std::to_string(max_diff) + " at logit " + std::to_string(worst) +
+                            " (" + std::to_string(logits.data()[worst]) + " vs " + std::to_string(tv.output[worst]) +
+                            "): the file does not compute what it was converted from");
+}
+
+// The one way a Model is made: every entry point (file, parsed file, state dict, random
+// weights) comes here, so that every model gets the same checks: the configuration, integer
+// tensors the network does not have, non-finite values, the shapes and the unexpected tensors,
+// BatchNorm folded into finite values (Network), and the stored test vector.
+inline std::shared_ptr<const Model::State> build_model(const StateDict& weights, const std::set<std::string>& skipped,
+                                                       ModelInfo info, const LoadOptions& options) {
+    const std::string& source = info.path;
+    if (options.identity_div) info.config.identity_div = *options.identity_div;
+    try {
+        validate_config(info.config);
+    } catch (const Error& e) {
+        throw LoadError(source, "__metadata__", "a valid MobileNeXt architecture", e.what());
+    }
+    const kernels::KernelTable& table = kernel_table(options.kernels);
+    // Integer tensors are BatchNorm step counters or something this model does not have.
+    for (const std::string& name : skipped)
+        if (!ends_with(name, "num_batches_tracked"))
+            throw LoadError(source, name, "no such tensor in this MobileNeXt", "an unexpected integer tensor");
+    check_finite(weights, source, table);
+    Network network(info.config, weights, table, source);
+    if (info.test_vector) {
+        if (options.verify_test_vector) verify_test_vector(network, *info.test_vector, source);
+        info.test_vector_status = options.verify_test_vector ? TestVectorStatus::checked : TestVectorStatus::skipped;
+    } else {
+        info.test_vector_status = TestVectorStatus::absent;
+    }
+    return std::make_shared<const Model::State>(Model::State{std::move(info), std::move(network)});
+}
+
+}  // namespace internal
+
+MOBILENEXT_MODEL_INLINE Model::Model(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+
+MOBILENEXT_MODEL_INLINE Model Model::load(const std::string& path, const LoadOptions& options) {
+    return from_safetensors(read_safetensors(path), path, options);
+}
+
+MOBILENEXT_MODEL_INLINE Model Model::from_safetensors(const SafetensorsContents& contents, const std::string& path,
+                                                      const LoadOptions& options) {
+    return Model(internal::build_model(contents.tensors, contents.skipped, internal::read_model_info(contents, path),
+                                       options));
+}
+
+MOBILENEXT_MODEL_INLINE Model Model::from_state_dict(const StateDict& weights, ModelInfo info,
+                                                     const LoadOptions& options) {
+    if (info.path.empty()) info.path = "state dict";
+    return Model(internal::build_model(weights, {}, std::move(info), options));
+}
+
+MOBILENEXT_MODEL_INLINE Model Model::from_state_dict(const NetworkConfig& config, const StateDict& weights,
+                                                     const LoadOptions& options) {
+    ModelInfo info;
+    info.config = config;
+    info.architecture_from_metadata = true;
+    return from_state_dict(weights, std::move(info), options);
+}
+
+MOBILENEXT_MODEL_INLINE Model Model::random(const NetworkConfig& config, std::uint64_t seed,
+                                            const LoadOptions& options) {
+    ModelInfo info;
+    info.path = "random weights (seed " + std::to_string(seed) + ")";
+    info.config = config;
+    info.architecture_from_metadata = true;
+    if (options.identity_div) info.config.identity_div = *options.identity_div;
+    const StateDict weights = make_random_state_dict(derive_topology(info.config), seed);
+    return Model(internal::build_model(weights, {}, std::move(info), options));
+}
+
+MOBILENEXT_MODEL_INLINE std::vector<std::string> Model::available_kernels() {
+    std::vector<std::string> names;
+    for (const kernels::KernelTable* table : internal::kernel_tables()) names.push_back(table->name());
+    return names;
+}
+
+MOBILENEXT_MODEL_INLINE std::string Model::kernels_name() const { return state_->network.kernels_name(); }
+MOBILENEXT_MODEL_INLINE const ModelInfo& Model::info() const noexcept { return state_->info; }
+MOBILENEXT_MODEL_INLINE const NetworkConfig& Model::config() const noexcept { return state_->network.config(); }
+MOBILENEXT_MODEL_INLINE const Topology& Model::topology() const noexcept { return state_->network.topology(); }
+MOBILENEXT_MODEL_INLINE const internal::Network& Model::network() const noexcept { return state_->network; }
+
+MOBILENEXT_MODEL_INLINE void Model::forward(const Tensor& input, Tensor& logits, Workspace& workspace) const {
+    state_->network.forward(input, logits, workspace);
+}
+
+MOBILENEXT_MODEL_INLINE void Model::forward(const float* input, const Shape4& shape, float* logits,
+                                            std::size_t logits_capacity, Workspace& workspace) const {
+    state_->network.forward(input, shape, logits, logits_capacity, workspace);
+}
+
+MOBILENEXT_MODEL_INLINE Tensor Model::forward(const Tensor& input) const { return state_->network.forward(input); }
+
+MOBILENEXT_MODEL_INLINE void Model::check_input_shape(const Shape4& shape) const {
+    state_->network.check_input_shape(shape);
+}
+
+MOBILENEXT_MODEL_INLINE ForwardPlan Model::plan(int batch, int height, int width, int threads) const {
+    return state_->network.plan(batch, height, width, threads);
+}
+
+MOBILENEXT_MODEL_INLINE std::size_t Model::working_memory_bytes(int batch, int height, int width, int threads) const {
+    return state_->network.working_memory_bytes(batch, height, width, threads);
+}
+
+MOBILENEXT_MODEL_INLINE std::int64_t Model::parameter_count() const { return state_->network.parameter_count(); }
+
+MOBILENEXT_MODEL_INLINE std::int64_t Model::multiply_adds(int height, int width) const {
+    return state_->network.multiply_adds(height, width);
+}
+
+}  // namespace mobilenext
