@@ -119,21 +119,16 @@ void bench_block(benchmark::State& state, const BlockSpec& spec, int h, int w) {
 void register_block_benchmarks() {
     const Topology t = derive_topology(NetworkConfig{});
     std::set<std::pair<BlockForm, bool>> seen_shortcut;
-    int h = 112, w = 112;
-    for (const BlockSpec& b : t.blocks) {
+    walk_layer_sizes(t, 224, 224, [](int, int) {}, [&](const BlockSpec& b, const BlockSizes& z) {
         const auto key = std::make_pair(b.form, b.shortcut_channels > 0);
-        if (seen_shortcut.insert(key).second) {
-            const std::string name = std::string("sandglass_block/") + block_form_name(b.form) +
-                                     (b.shortcut_channels > 0 ? "+shortcut" : "") + "/features." +
-                                     std::to_string(b.index) + "/" + std::to_string(h) + "x" + std::to_string(w) + "x" +
-                                     std::to_string(b.in_channels) + "->" + std::to_string(b.out_channels);
-            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_block(s, b, h, w); });
-        }
-        if (b.has_output_dw()) {
-            h = conv3x3_output_size(h, b.stride);
-            w = conv3x3_output_size(w, b.stride);
-        }
-    }
+        if (!seen_shortcut.insert(key).second) return;
+        const int h = z.in_height, w = z.in_width;
+        const std::string name = std::string("sandglass_block/") + block_form_name(b.form) +
+                                 (b.shortcut_channels > 0 ? "+shortcut" : "") + "/features." + std::to_string(b.index) +
+                                 "/" + std::to_string(h) + "x" + std::to_string(w) + "x" +
+                                 std::to_string(b.in_channels) + "->" + std::to_string(b.out_channels);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { bench_block(s, b, h, w); });
+    });
 }
 
 void register_layer_benchmarks(const kernels::KernelTable& k) {
@@ -143,17 +138,13 @@ void register_layer_benchmarks(const kernels::KernelTable& k) {
                                  [c = t.stem_channels, &k](benchmark::State& s) { bench_stem(k, s, 224, 224, 3, c); });
     std::set<std::tuple<int, int, int, int, int>> dw_shapes;  // h, w, c, stride, relu6
     std::set<std::tuple<int, int, int, int>> pw_shapes;       // pixels, in, out, relu6
-    int h = 112, w = 112;
-    for (const BlockSpec& b : t.blocks) {
+    walk_layer_sizes(t, 224, 224, [](int, int) {}, [&](const BlockSpec& b, const BlockSizes& z) {
+        const int h = z.in_height, w = z.in_width;
         if (b.has_input_dw()) dw_shapes.insert({h, w, b.in_channels, 1, 1});
         pw_shapes.insert({h * w, b.in_channels, b.hidden, 0});
         pw_shapes.insert({h * w, b.hidden, b.out_channels, 1});
-        if (b.has_output_dw()) {
-            dw_shapes.insert({h, w, b.out_channels, b.stride, 0});
-            h = conv3x3_output_size(h, b.stride);
-            w = conv3x3_output_size(w, b.stride);
-        }
-    }
+        if (b.has_output_dw()) dw_shapes.insert({h, w, b.out_channels, b.stride, 0});
+    });
     // The lambdas copy the bindings by init-capture: C++17 cannot capture structured bindings.
     for (const auto& [dh, dw, c, stride, relu] : dw_shapes) {
         const std::string name = "dwconv3x3" + std::string(stride == 2 ? "_s2" : "_s1") + (relu ? "_relu6" : "") +

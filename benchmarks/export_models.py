@@ -34,7 +34,8 @@ def main():
         model.eval()
         torch.save({"state_dict": model.state_dict()}, base + ".pth")
         subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert.py"), base + ".pth",
-                        "-o", base + ".safetensors"], check=True, stdout=subprocess.DEVNULL)
+                        "-o", base + ".safetensors", "--identity-div", "1"],
+                       check=True, stdout=subprocess.DEVNULL)
         for batch in (1, 8):
             x = torch.randn(batch, 3, 224, 224)
             torch.onnx.export(model, x, "%s_b%d.onnx" % (base, batch), opset_version=13,

@@ -1,5 +1,5 @@
 # Install rules: the headers, the targets (mobilenext::mobilenext and, when built,
-# mobilenext::dispatch), a CMake package (find_package(mobilenext)) and pkg-config files.
+# mobilenext::dispatch and mobilenext::image), a CMake package (find_package(mobilenext)) and pkg-config files.
 include(CMakePackageConfigHelpers)
 
 # Arch-dependent location: the package may carry the compiled dispatch library.
@@ -8,11 +8,12 @@ set(MOBILENEXT_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/mobilenext"
 set(MOBILENEXT_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig"
     CACHE STRING "Where mobilenext.pc is installed, relative to the prefix")
 
-if(TARGET mobilenext_dispatch)
-  set(mobilenext_install_targets mobilenext mobilenext_dispatch)
-else()
-  set(mobilenext_install_targets mobilenext)
-endif()
+set(mobilenext_install_targets mobilenext)
+foreach(component dispatch image)
+  if(TARGET mobilenext_${component})
+    list(APPEND mobilenext_install_targets mobilenext_${component})
+  endif()
+endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/mobilenext DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.hpp")
 

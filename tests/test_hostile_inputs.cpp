@@ -145,5 +145,37 @@ TEST(HostileInputs, TinyThinAndUnalignedInputsMatchTheReference) {
     }
 }
 
+// ReLU6's min and max drop NaN: without the check an all-NaN input gave confident logits.
+TEST(HostileInputs, NonFiniteInputsAreRefusedNamingTheElement) {
+    for (const kernels::KernelTable* table : internal::kernel_tables()) {
+        LoadOptions options;
+        options.kernels = table->name();
+        const Model net = Model::random(NetworkConfig{0.35, 2, 7}, 11, options);
+        for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity()}) {
+            Tensor x = random_input(2, 9, 11, 3, 4);
+            x.data()[((1 * 9 + 4) * 11 + 7) * 3 + 2] = bad;  // image 1, row 4, column 7, channel 2
+            Tensor logits;
+            Workspace ws;
+            expect_error([&] { net.forward(x, logits, ws); }, {"element [1][4][7][2]", "must be finite"});
+        }
+        Tensor all_nan(1, 32, 32, 3);
+        for (std::size_t i = 0; i < all_nan.size(); ++i) all_nan.data()[i] = std::numeric_limits<float>::quiet_NaN();
+        expect_error([&] { net.forward(all_nan); }, {"element [0][0][0][0]"});
+    }
+}
+
+// Two threads on one Workspace corrupted the heap; the second now gets an Error at once.
+TEST(HostileInputs, AWorkspaceInUseIsDetected) {
+    const Model& net = small_network();
+    Workspace ws;
+    ws.in_use = true;  // as while another thread's pass runs
+    Tensor logits;
+    expect_error([&] { net.forward(Tensor(1, 32, 32, 3), logits, ws); }, {"already in use", "its own"});
+    ws.in_use = false;
+    EXPECT_NO_THROW(net.forward(Tensor(1, 32, 32, 3), logits, ws));
+    EXPECT_FALSE(ws.in_use.load());
+}
+
 }  // namespace
 }  // namespace mobilenext

@@ -580,7 +580,7 @@ TEST(ModelFile, MalformedPreprocessing) {
     const auto pre = [](const std::string& json) { return Metadata{{"mobilenext.preprocess", json}}; };
     expect_error(load_error(dict, pre("{resize}")), key, {"expected JSON text", "found '{resize}'"});
     expect_error(load_error(dict, pre("[1, 2]")), key, {"a JSON object", "found array"});
-    expect_error(load_error(dict, pre(R"({"crop": 0})")), key + ".crop", {"an integer in [1, 16384]", "found 0"});
+    expect_error(load_error(dict, pre(R"({"crop": 0})")), key + ".crop", {"an integer in [1, 2048]", "found 0"});
     expect_error(load_error(dict, pre(R"({"resize": 256.5})")), key + ".resize", {"found 256.5"});
     expect_error(load_error(dict, pre(R"({"interpolation": 3})")), key + ".interpolation", {"a string", "found 3"});
     expect_error(load_error(dict, pre(R"({"std": [0.2, 0.0, 0.2]})")), key + ".std", {"positive values"});
@@ -595,6 +595,84 @@ TEST(ModelFile, MissingFileIsALoadError) {
         FAIL() << "no LoadError";
     } catch (const LoadError& e) {
         expect_error(e, "", {"no such file"}, path);
+    }
+}
+
+// ---------------------------------------------------------------- one validating builder
+
+// A NaN weight and a weight that overflows once its BatchNorm scale is folded in are refused
+// the same way whether the model comes from a file, from a state dict or from a parsed file.
+TEST(ModelFile, EveryEntryPointRefusesTheSameBrokenWeights) {
+    const NetworkConfig config = make_config(0.35);
+    StateDict nan = random_dict(config);
+    nan["features.3.conv.2.weight"].values[5] = std::numeric_limits<float>::quiet_NaN();
+    StateDict overflow = random_dict(config);
+    overflow["features.0.0.weight"].values[0] = 3e38f;
+    overflow["features.0.1.weight"].values[0] = 100.0f;  // gamma: folded scale x weight = inf
+    for (const StateDict* dict : {&nan, &overflow}) {
+        const std::string tensor = dict == &nan ? "features.3.conv.2.weight" : "features.0.0.weight";
+        expect_error(load_error(*dict, architecture_metadata(config, "0.35")), tensor, {"finite"});
+        ModelInfo info;
+        info.path = kFile;
+        info.config = config;
+        try {
+            Model::from_state_dict(*dict, info);
+            ADD_FAILURE() << "from_state_dict accepted " << tensor;
+        } catch (const LoadError& e) {
+            EXPECT_EQ(e.tensor(), tensor);
+            EXPECT_NE(std::string(e.what()).find("finite"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(ModelFile, TestVectorStatusSaysWhatWasChecked) {
+    const NetworkConfig config = make_config(0.35);
+    const StateDict dict = random_dict(config);
+    EXPECT_EQ(load_dict(dict, architecture_metadata(config, "0.35")).info().test_vector_status, TestVectorStatus::absent);
+    Metadata m = architecture_metadata(config, "0.35");
+    m["mobilenext.test_vector"] = make_test_vector(Model::from_state_dict(config, dict));
+    EXPECT_EQ(load_dict(dict, m).info().test_vector_status, TestVectorStatus::checked);
+    EXPECT_EQ(load_dict(dict, m, LoadOptions{false, std::nullopt, ""}).info().test_vector_status,
+              TestVectorStatus::skipped);
+    EXPECT_EQ(Model::random(config, 3).info().test_vector_status, TestVectorStatus::absent);
+}
+
+// An expected logit of 1e39 is a JSON number but no float: as infinity it made the tolerance
+// infinite and every comparison pass.
+TEST(ModelFile, TestVectorValuesMustBeFiniteFloats) {
+    const NetworkConfig config = make_config(0.35);
+    const StateDict dict = random_dict(config);
+    nlohmann::json j = nlohmann::json::parse(make_test_vector(Model::from_state_dict(config, dict)));
+    j["output"][0] = 1e39;
+    Metadata m = architecture_metadata(config, "0.35");
+    m["mobilenext.test_vector"] = j.dump();
+    expect_error(load_error(dict, m), "__metadata__.mobilenext.test_vector.output", {"finite as float", "element 0"});
+}
+
+// Metadata nested 100,000 deep overflowed the stack when parsed (or dumped into a message).
+TEST(ModelFile, DeeplyNestedMetadataIsRefusedWithoutRecursion) {
+    const NetworkConfig config = make_config(0.35);
+    const StateDict dict = random_dict(config);
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    for (const char* key : {"mobilenext.labels", "mobilenext.test_vector", "mobilenext.preprocess"}) {
+        Metadata m = architecture_metadata(config, "0.35");
+        m[key] = deep;
+        expect_error(load_error(dict, m), std::string("__metadata__.") + key, {"nested at most"});
+    }
+    Metadata m = architecture_metadata(config, "0.35");
+    m["mobilenext.preprocess"] = R"({"resize": )" + deep + "}";
+    expect_error(load_error(dict, m), "__metadata__.mobilenext.preprocess", {"nested at most"});
+}
+
+TEST(ModelFile, APyTorchCheckpointIsNamedAsSuch) {
+    for (const std::string& bytes : {std::string("PK\x03\x04" "archive....", 15), std::string("\x80\x02}q\x00(X\x05", 10)}) {
+        try {
+            load_bytes(bytes);
+            ADD_FAILURE() << "no error";
+        } catch (const LoadError& e) {
+            EXPECT_NE(std::string(e.what()).find("a PyTorch checkpoint"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("tools/convert.py"), std::string::npos) << e.what();
+        }
     }
 }
 

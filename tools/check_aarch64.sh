@@ -36,12 +36,12 @@ tests=$build/tests/mobilenext_tests
 file "$tests" | grep -q 'ARM aarch64' || fail "$tests is not an AArch64 program: $(file "$tests")"
 run() { qemu-aarch64 -L "$sysroot" "$@"; }
 
-# The header-only kernels: the compiler's default instruction set there is xsimd::neon64.
+# The kernel tests run every vector table of the dispatch library: NEON (xsimd::neon64) here.
 # The listing is captured before it is searched: `grep -q` stops reading at the first match, and
 # under pipefail the SIGPIPE that then kills a longer listing would fail the check.
 listing=$(run "$tests" --gtest_list_tests) || fail "listing the unit tests"
-grep -q 'TypeParam = mobilenext::kernels::SimdKernels<xsimd::neon64>' <<< "$listing" ||
-  fail "the kernel tests do not run SimdKernels<xsimd::neon64>"
+grep -q 'MatchesReference/simd_arm64_neon' <<< "$listing" ||
+  fail "the kernel tests do not run the NEON kernel table (simd/arm64+neon)"
 
 # Three shards per core, as many at a time as cores, so that the long tests even out. Not under
 # emulation: the stress test of 8 threads x 1000 forward passes (150 s under QEMU, nearly half
@@ -55,6 +55,7 @@ echo "== allocation and dispatch tests under qemu-aarch64, side by side"
 run "$build/tests/mobilenext_no_allocation_tests" --gtest_brief=1 > "$build.no_allocation.log" 2>&1 &
 allocation=$!
 run "$build/tests/mobilenext_dispatch_tests" --gtest_brief=1 || fail "dispatch tests"
+run "$build/tests/mobilenext_header_only_tests" --gtest_brief=1 || fail "header-only tests"
 probe=$(run "$build/tests/mobilenext_dispatch_probe") || fail "dispatch probe"
 echo "$probe"
 grep -q '^kernels simd/arm64+neon,' <<< "$probe" || fail "the dispatch library did not choose NEON (xsimd::neon64)"

@@ -1,18 +1,30 @@
 #!/usr/bin/python3
 """Convert a PyTorch MobileNeXt checkpoint into a safetensors file for the C++ library.
 
-Accepted inputs (.pth, .pth.tar, .pt; loaded with torch.load on the CPU):
-  * a plain state dict;
-  * a training checkpoint dict holding ``state_dict`` (or ``state_dict_ema`` with --ema),
-    or ``model`` (a state dict or an nn.Module);
-  * a pickled nn.Module or a TorchScript archive.
+Accepted inputs:
+  * what torch.load reads on the CPU (.pth, .pth.tar, .pt): a plain state dict; a training
+    checkpoint dict holding ``state_dict`` (or ``state_dict_ema`` with --ema), or ``model``
+    (a state dict or an nn.Module); a pickled nn.Module or a TorchScript archive;
+  * a safetensors state dict (.safetensors; float32, float16, bfloat16 or float64 tensors),
+    bare or already converted.  The mobilenext.* metadata of a converted file supplies the
+    identity divisor, layout, width, labels and preprocessing the options do not give.
 ``module.`` prefixes are stripped.
 
 Two layouts are understood (see mobilenext_torch.py): the authors' ``official`` one and
 the ``mobilenext.pytorch`` one.  Width, number of classes and input channels are inferred
 from tensor shapes and verified by rebuilding the network and comparing every key and
 shape.  The identity tensor divisor cannot be seen in the weights: it comes from
---identity-div, else from the checkpoint's ``args``/``arch`` when stated there, else 1.
+--identity-div, else from the checkpoint's ``args``/``arch`` or the input's
+``mobilenext.identity_div`` metadata when stated there.  When nothing states it the
+conversion is refused: every divisor converts without error, and a wrong one changes
+every logit.
+
+The file stores a test vector, an input and its logits, which the C++ loader recomputes.
+When the user's own model is available (--module FILE, or an nn.Module or TorchScript
+archive as the input) the logits are that model's, after checking that it holds the
+converted weights and that the reference re-implementation (mobilenext_torch.py) built
+with the stated configuration computes the same; otherwise they are the reference
+re-implementation's.  ``mobilenext.test_vector_source`` records which.
 
 Output tensors are float32 and always use the official names:
   stem            features.0.0.weight, features.0.1.{weight,bias,running_mean,running_var}
@@ -30,6 +42,7 @@ import json
 import math
 import os
 import re
+import struct
 import sys
 import warnings
 
@@ -41,13 +54,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mobilenext_torch as mx  # noqa: E402
 import safetensors_io  # noqa: E402
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 STANDARD_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
 DEFAULT_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bicubic",
                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 TEST_VECTOR_SEED = 0
-TEST_VECTOR_SIZE = 32
+# 65 x 65: every layer's output is at least 3 x 3 (65 -> 33 -> 17 -> 9 -> 5 -> 3 through the
+# five stride-2 layers), so every tap of every depthwise kernel is used; at 32 x 32 the last
+# blocks ran at 1 x 1 and a changed corner weight passed unnoticed.
+TEST_VECTOR_SIZE = 65
+# What the C++ loader allows between its logits and the stored ones, relative to
+# max(1, max |stored logit|); the user's model and the reference must agree as closely.
+TEST_VECTOR_TOLERANCE = 1e-4
+# Divisors tried when looking for one that makes the reference reproduce a user's model.
+MAX_SUGGESTED_DIV = 32
+SOURCE_USER = "user module"
+SOURCE_REFERENCE = "reference implementation"
 OFFICIAL_HEAD = "classifier.1"
+SAFETENSORS_FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+IDENTITY_DIV_HELP = (
+    "state it with --identity-div D: the shortcut of each block adds its input's first C/D "
+    "channels to the output (D = 1: all C of them). The authors' released code builds "
+    "D = 1, the paper's identity tensor multiplier 1/2 is D = 2, mobilenext.pytorch always "
+    "uses 1. The weights do not show it: every D converts without error, and a wrong one "
+    "changes every logit")
 
 
 class ConvertError(Exception):
@@ -58,9 +89,25 @@ def warn(msg):
     print("convert.py: warning: " + msg, file=sys.stderr)
 
 
+def note(msg):
+    print("convert.py: " + msg, file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------
 # Reading checkpoints
 # ---------------------------------------------------------------------------
+
+class Source:
+    """What the input provides: its weights and whatever else states the configuration."""
+
+    def __init__(self, state_dict, checkpoint=None, module=None, module_origin=None,
+                 metadata=None):
+        self.state_dict = state_dict        # plain names -> tensors, as stored
+        self.checkpoint = checkpoint        # training checkpoint dict, or None
+        self.module = module                # the user's own nn.Module / TorchScript, or None
+        self.module_origin = module_origin  # how messages name that module
+        self.metadata = metadata            # safetensors __metadata__, or None
+
 
 def _is_state_dict(obj):
     return isinstance(obj, dict) and len(obj) > 0 and all(
@@ -68,9 +115,7 @@ def _is_state_dict(obj):
 
 
 def _as_state_dict(obj, what):
-    if isinstance(obj, nn.Module):
-        return obj.state_dict()
-    if isinstance(obj, torch.jit.ScriptModule):
+    if isinstance(obj, nn.Module):  # TorchScript modules included
         return obj.state_dict()
     if _is_state_dict(obj):
         return obj
@@ -84,29 +129,94 @@ def _key_list(d, limit=12):
     return ", ".join(keys[:limit]) + more
 
 
-def load_checkpoint(path, use_ema):
-    """Return (state dict with plain keys, checkpoint dict or None)."""
-    if not os.path.isfile(path):
-        raise ConvertError("input file not found: %s" % path)
+def _strip_module_prefix(name):
+    while name.startswith("module."):
+        name = name[len("module."):]
+    return name
+
+
+def _torch_load(path, what):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu")
+            return torch.load(path, map_location="cpu")
     except Exception as e:  # maybe a TorchScript archive
         try:
-            obj = torch.jit.load(path, map_location="cpu")
+            return torch.jit.load(path, map_location="cpu")
         except Exception:
-            raise ConvertError("cannot read %s with torch.load: %s" % (path, e))
+            pass
+        hint = ""
+        if isinstance(e, (ImportError, AttributeError)):
+            hint = ("; a pickled nn.Module needs its class importable: put the directory of "
+                    "its code on PYTHONPATH, or save the model as TorchScript "
+                    "(torch.jit.save(torch.jit.script(model), FILE))")
+        raise ConvertError("cannot read %s %s with torch.load: %s%s" % (what, path, e, hint))
+
+
+def _looks_like_safetensors(path):
+    """By name, or by content: an 8-byte header length that fits the file, then '{'."""
+    if path.lower().endswith(".safetensors"):
+        return True
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return 2 <= n <= size - 8 and head[8:9] == b"{"
+
+
+def _plain_names(sd, path):
+    out = {}
+    for k, v in sd.items():
+        if not isinstance(v, torch.Tensor):
+            warn("ignoring non-tensor entry %r" % (k,))
+            continue
+        name = _strip_module_prefix(k)
+        if name in out:
+            raise ConvertError("duplicate key after stripping 'module.': %s" % name)
+        out[name] = v
+    if not out:
+        raise ConvertError("%s: the state dict is empty" % path)
+    return out
+
+
+def _load_safetensors(path, use_ema):
+    if use_ema:
+        raise ConvertError("--ema applies to training checkpoints; %s is a safetensors file"
+                           % path)
+    tensors, metadata = safetensors_io.load_file(path)
+    for k, v in tensors.items():
+        if v.dtype not in SAFETENSORS_FLOAT_DTYPES and not k.endswith("num_batches_tracked"):
+            dtype = str(v.dtype).replace("torch.", "")
+            raise ConvertError("%s: tensor '%s' is %s; weights must be float32, float16, "
+                               "bfloat16 or float64" % (path, k, dtype))
+    return Source(_plain_names(tensors, path), metadata=metadata)
+
+
+def load_input(path, use_ema):
+    """Read the input file into a Source."""
+    if not os.path.isfile(path):
+        raise ConvertError("input file not found: %s" % path)
+    if _looks_like_safetensors(path):
+        return _load_safetensors(path, use_ema)
+    obj = _torch_load(path, "input")
     ckpt = None
-    if isinstance(obj, (nn.Module, torch.jit.ScriptModule)):
+    holder = None  # the object the weights come from
+    holder_name = None
+    if isinstance(obj, nn.Module):
         if use_ema:
             raise ConvertError("--ema given but %s holds a bare model, not a checkpoint dict" % path)
+        holder = obj
+        holder_name = ("the TorchScript archive %s" % path
+                       if isinstance(obj, torch.jit.ScriptModule) else "the nn.Module in %s" % path)
         sd = obj.state_dict()
     elif isinstance(obj, dict):
         ckpt = obj
         if use_ema:
             for key in ("state_dict_ema", "model_ema"):
                 if key in obj and obj[key] is not None:
+                    holder, holder_name = obj[key], "%s['%s']" % (path, key)
                     sd = _as_state_dict(obj[key], "checkpoint['%s']" % key)
                     break
             else:
@@ -118,6 +228,7 @@ def load_checkpoint(path, use_ema):
         elif "state_dict" in obj:
             sd = _as_state_dict(obj["state_dict"], "checkpoint['state_dict']")
         elif "model" in obj:
+            holder, holder_name = obj["model"], "%s['model']" % path
             sd = _as_state_dict(obj["model"], "checkpoint['model']")
         elif _is_state_dict(obj):
             sd = obj
@@ -127,23 +238,22 @@ def load_checkpoint(path, use_ema):
                                "(top-level keys: %s)" % (path, _key_list(obj)))
     else:
         raise ConvertError("%s: unsupported content of type %s" % (path, type(obj).__name__))
-
-    out = {}
-    for k, v in sd.items():
-        if not isinstance(v, torch.Tensor):
-            warn("ignoring non-tensor entry %r" % (k,))
-            continue
-        name = k
-        while name.startswith("module."):
-            name = name[len("module."):]
-        if name in out:
-            raise ConvertError("duplicate key after stripping 'module.': %s" % name)
-        out[name] = v
-    if not out:
-        raise ConvertError("%s: the state dict is empty" % path)
-    return out, ckpt
+    module = holder if isinstance(holder, nn.Module) else None
+    return Source(_plain_names(sd, path), checkpoint=ckpt, module=module,
+                  module_origin=holder_name if module is not None else None)
 
 
+def load_module(path):
+    """The user's model from --module: a TorchScript archive or a pickled nn.Module."""
+    if not os.path.isfile(path):
+        raise ConvertError("--module file not found: %s" % path)
+    obj = _torch_load(path, "--module")
+    if not isinstance(obj, nn.Module):
+        hint = "; weights alone are the input, not --module" if _is_state_dict(obj) else ""
+        raise ConvertError("--module %s is not a TorchScript archive or a pickled nn.Module "
+                           "(torch.save(model)): it holds an object of type %s%s"
+                           % (path, type(obj).__name__, hint))
+    return obj
 def identity_div_from_checkpoint(ckpt):
     """identity_div stated in a checkpoint's ``args``/``arch``, or None."""
     if not isinstance(ckpt, dict):
@@ -167,6 +277,58 @@ def identity_div_from_checkpoint(ckpt):
         if m and int(m.group(1)) >= 1:
             return int(m.group(1))
     return None
+
+
+def settings_from_metadata(meta, path):
+    """What a converted file's mobilenext.* metadata states: identity_div, layout, width,
+    labels, preprocess (only the keys present)."""
+    out = {}
+    if not meta:
+        return out
+
+    def bad(key, expected):
+        raise ConvertError("%s: metadata %s = %r is not %s" % (path, key, meta[key], expected))
+
+    key = "mobilenext.identity_div"
+    if key in meta:
+        try:
+            out["identity_div"] = int(meta[key])
+        except ValueError:
+            bad(key, "an integer")
+        if out["identity_div"] < 1:
+            bad(key, "an integer >= 1")
+    key = "mobilenext.layout"
+    if key in meta:
+        if meta[key] not in mx.LAYOUTS:
+            bad(key, "one of " + ", ".join(mx.LAYOUTS))
+        out["layout"] = meta[key]
+    key = "mobilenext.width"
+    if key in meta:
+        try:
+            out["width"] = float(meta[key])
+        except ValueError:
+            bad(key, "a number")
+        if not (math.isfinite(out["width"]) and out["width"] > 0):
+            bad(key, "a positive number")
+    key = "mobilenext.labels"
+    if key in meta:
+        try:
+            labels = json.loads(meta[key])
+        except ValueError:
+            labels = None
+        if not isinstance(labels, list) or not all(isinstance(s, str) for s in labels):
+            bad(key, "a JSON list of names")
+        out["labels"] = labels
+    key = "mobilenext.preprocess"
+    if key in meta:
+        try:
+            pre = json.loads(meta[key])
+        except ValueError:
+            pre = None
+        if not isinstance(pre, dict):
+            bad(key, "a JSON object")
+        out["preprocess"] = pre
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -324,16 +486,139 @@ def _fmt_floats(values):
     return "[" + ", ".join(out) + "]"
 
 
-def make_test_vector(model):
+def make_test_input(in_channels):
     g = torch.Generator().manual_seed(TEST_VECTOR_SEED)
-    shape = [1, model.in_channels, TEST_VECTOR_SIZE, TEST_VECTOR_SIZE]
-    x = torch.randn(shape, generator=g, dtype=torch.float32)
-    with torch.no_grad():
-        y = model(x)
+    shape = [1, in_channels, TEST_VECTOR_SIZE, TEST_VECTOR_SIZE]
+    return torch.randn(shape, generator=g, dtype=torch.float32)
+
+
+def format_test_vector(x, y):
     return ('{"input_shape": [%s], "input": %s, "output": %s}'
-            % (", ".join(str(s) for s in shape),
+            % (", ".join(str(s) for s in x.shape),
                _fmt_floats(x.reshape(-1).tolist()), _fmt_floats(y.reshape(-1).tolist())))
 
+
+def logits_difference(expected, actual):
+    """(max |difference|, tolerance the C++ loader would apply to ``expected``)."""
+    err = (actual.reshape(-1) - expected.reshape(-1)).abs().max().item()
+    return err, TEST_VECTOR_TOLERANCE * max(1.0, expected.abs().max().item())
+
+
+# ---------------------------------------------------------------------------
+# The user's own model
+# ---------------------------------------------------------------------------
+
+def check_module_weights(module, sd, origin):
+    """The module must hold the weights being converted wherever the names match, or its
+    logits would prove nothing about them."""
+    theirs = {}
+    for k, v in module.state_dict().items():
+        theirs[_strip_module_prefix(k)] = v
+    compared = total = 0
+    for k, v in sd.items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        total += 1
+        # a converted file names the head classifier.1 in both layouts
+        names = (k, _model_key(k, "classifier"), _model_key(k, OFFICIAL_HEAD))
+        t = next((theirs[n] for n in names if n in theirs), None)
+        if t is None:
+            continue
+        if tuple(t.shape) != tuple(v.shape):
+            raise ConvertError("%s does not hold the weights being converted: '%s' has shape %s "
+                               "there and %s in the input" % (origin, k, _fmt_shape(t.shape),
+                                                              _fmt_shape(v.shape)))
+        a, b = t.detach().to(torch.float32), v.detach().to(torch.float32)
+        if not torch.equal(a, b):
+            dtypes = ""
+            if t.dtype != v.dtype:
+                dtypes = ", %s there, %s in the input" % (str(t.dtype).replace("torch.", ""),
+                                                          str(v.dtype).replace("torch.", ""))
+            raise ConvertError("%s does not hold the weights being converted: '%s' differs "
+                               "(max |difference| %.3g%s); the test vector must come from the "
+                               "same weights" % (origin, k, (a - b).abs().max().item(), dtypes))
+        compared += 1
+    if compared == 0:
+        raise ConvertError("%s has none of the input's tensor names (its names: %s), so it "
+                           "cannot be checked to hold the weights being converted"
+                           % (origin, _key_list(theirs)))
+    if compared < total:
+        warn("%s holds %d of the %d weight tensors under the input's names; the others are "
+             "checked only through its logits" % (origin, compared, total))
+
+
+def run_module(module, x, num_classes, origin):
+    """The module's logits for ``x`` in eval mode, float32."""
+    module.eval()
+    tensors = list(module.parameters()) + list(module.buffers())
+    if any(t.is_floating_point() and t.dtype != torch.float32 for t in tensors):
+        note("running %s in float32, as the library computes" % origin)
+        module.float()
+    try:
+        with torch.no_grad():
+            y = module(x.clone())  # the stored input must stay what it was
+    except Exception as e:
+        raise ConvertError("%s failed on a test input of shape %s: %s"
+                           % (origin, list(x.shape), e))
+    if not isinstance(y, torch.Tensor) or y.numel() != num_classes:
+        what = ("a tensor of shape %s" % list(y.shape) if isinstance(y, torch.Tensor)
+                else "a %s" % type(y).__name__)
+        raise ConvertError("%s returned %s for one image; expected %d logits"
+                           % (origin, what, num_classes))
+    y = y.detach().to(torch.float32).reshape(1, num_classes)
+    if not torch.isfinite(y).all():
+        raise ConvertError("%s returned non-finite logits on the test input" % origin)
+    return y
+
+
+def matching_identity_divs(model, x, y_user):
+    """Identity divisors (the smallest of each distinct topology) with which the reference
+    model reproduces ``y_user``."""
+    blocks = [m for m in model.modules() if isinstance(m, mx.SandglassBlock)]
+    saved = [b.shortcut_channels for b in blocks]
+    found, seen = [], set()
+    try:
+        for d in range(1, MAX_SUGGESTED_DIV + 1):
+            specs = mx.topology(model.layout, model.width_mult, d)
+            shortcuts = tuple(s.shortcut for s in specs)
+            if shortcuts in seen:
+                continue
+            seen.add(shortcuts)
+            for b, s in zip(blocks, specs):
+                b.shortcut_channels = s.shortcut
+            with torch.no_grad():
+                y = model(x)
+            err, tol = logits_difference(y_user, y)
+            if err <= tol:
+                found.append(d)
+    finally:
+        for b, k in zip(blocks, saved):
+            b.shortcut_channels = k
+    return found
+
+
+def divisor_hint(model, x, y_user, origin):
+    found = matching_identity_divs(model, x, y_user)
+    if len(found) == 1:
+        return (" With --identity-div %d the reference implementation computes what %s "
+                "computes." % (found[0], origin))
+    if found:
+        # logits this small (an untrained model) leave every divisor within the tolerance
+        shown = ", ".join(str(d) for d in found[:6])
+        if len(found) > 6:
+            shown += " and %d more" % (len(found) - 6)
+        return (" The reference implementation computes what %s computes within the "
+                "tolerance with each of --identity-div %s: the test input cannot tell these "
+                "divisors apart." % (origin, shown))
+    return (" No identity divisor from 1 to %d makes the reference implementation (layout %s, "
+            "width %r) compute what %s computes: check --layout and --width, or that model is "
+            "not a MobileNeXt this converter knows." % (MAX_SUGGESTED_DIV, model.layout,
+                                                        model.width_mult, origin))
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
 
 def read_labels(path, num_classes):
     try:
@@ -352,8 +637,15 @@ def read_labels(path, num_classes):
 def verify_output(path, tensors, metadata):
     """Reload ``path`` and check names, shapes, values, metadata and the test vector."""
     loaded, meta = safetensors_io.load_file(path)
+    stored_checksum = meta.pop(safetensors_io.CHECKSUM_KEY, None)
     if meta != metadata:
         raise ConvertError("check failed: metadata differs after reload")
+    _, _, data_start, _ = safetensors_io.read_header(path)
+    with open(path, "rb") as f:
+        f.seek(data_start)
+        if stored_checksum != safetensors_io.data_checksum(f.read()):
+            raise ConvertError("check failed: the data checksum differs after reload")
+    meta = dict(meta)
     if list(loaded) != list(tensors):
         raise ConvertError("check failed: tensor names differ after reload")
     for k, v in tensors.items():
@@ -375,32 +667,76 @@ def verify_output(path, tensors, metadata):
     expected = torch.tensor(tv["output"], dtype=torch.float32)
     with torch.no_grad():
         y = model(x).reshape(-1)
-    err = (y - expected).abs().max().item()
-    tol = 1e-5 * max(1.0, expected.abs().max().item())
+    err, tol = logits_difference(expected, y)
+    if meta.get("mobilenext.test_vector_source") != SOURCE_USER:
+        tol /= 10  # the same code computed the stored logits: only their printing differs
     if not err <= tol:
         raise ConvertError("check failed: test vector mismatch %.3g > %.3g" % (err, tol))
     return len(loaded), err
 
 
-def convert(args):
-    sd, ckpt = load_checkpoint(args.input, args.ema)
-    layout, width, num_classes, in_channels, _ = infer_config(
-        sd, args.layout, args.width, args.num_classes)
+def _stated_or_option(option, stated, name, flag, path, reused):
+    """The option when given (warning when the input's metadata says otherwise), else what
+    the metadata states (recorded in ``reused``), else None."""
+    if option is not None:
+        if stated is not None and stated != option:
+            warn("the metadata of %s states %s %s; using %s %s"
+                 % (path, name, stated, flag, option))
+        return option
+    if stated is not None:
+        reused.append("%s %s" % (name, stated))
+    return stated
 
-    ckpt_div = identity_div_from_checkpoint(ckpt)
+
+def resolve_identity_div(args, checkpoint, stated, reused):
+    """(divisor, where it is stated), or (None, None) when nothing states it."""
+    ckpt_div = identity_div_from_checkpoint(checkpoint)
+    meta_div = stated.get("identity_div")
     if args.identity_div is not None:
-        identity_div = args.identity_div
-        if ckpt_div is not None and ckpt_div != identity_div:
+        if args.identity_div < 1:
+            raise ConvertError("--identity-div must be >= 1")
+        if ckpt_div is not None and ckpt_div != args.identity_div:
             warn("checkpoint states identity_div %d; using --identity-div %d"
-                 % (ckpt_div, identity_div))
+                 % (ckpt_div, args.identity_div))
+        if meta_div is not None and meta_div != args.identity_div:
+            warn("the metadata of %s states identity_div %d; using --identity-div %d"
+                 % (args.input, meta_div, args.identity_div))
+        return args.identity_div, "--identity-div"
+    if ckpt_div is not None:
+        return ckpt_div, "the checkpoint's args/arch"
+    if meta_div is not None:
+        reused.append("identity_div %d" % meta_div)
+        return meta_div, "the metadata of %s" % args.input
+    return None, None
+
+
+def convert(args):
+    src = load_input(args.input, args.ema)
+    if args.module is not None:
+        module = load_module(args.module)
+        if src.module is not None:
+            note("using --module %s rather than %s" % (args.module, src.module_origin))
+        src.module, src.module_origin = module, "the module in %s" % args.module
+    stated = settings_from_metadata(src.metadata, args.input)
+    reused = []  # what the input's metadata supplies, to say so
+    identity_div, div_origin = resolve_identity_div(args, src.checkpoint, stated, reused)
+    layout_opt = _stated_or_option(None if args.layout == "auto" else args.layout,
+                                   stated.get("layout"), "layout", "--layout", args.input, reused)
+    width_opt = _stated_or_option(args.width, stated.get("width"), "width", "--width",
+                                  args.input, reused)
+    layout, width, num_classes, in_channels, _ = infer_config(
+        src.state_dict, layout_opt or "auto", width_opt, args.num_classes)
+
+    if args.labels:
+        labels = read_labels(args.labels, num_classes)
+    elif "labels" in stated:
+        labels = stated["labels"]
+        if len(labels) != num_classes:
+            raise ConvertError("the metadata of %s has %d labels but the model has %d classes"
+                               % (args.input, len(labels), num_classes))
+        reused.append("labels")
     else:
-        identity_div = ckpt_div if ckpt_div is not None else 1
-    if identity_div < 1:
-        raise ConvertError("--identity-div must be >= 1")
-
-    model = build_and_load(sd, layout, width, identity_div, num_classes, in_channels)
-    tensors = output_tensors(model)
-
+        labels = None
     if args.preprocess is not None:
         try:
             pre = json.loads(args.preprocess)
@@ -408,8 +744,45 @@ def convert(args):
             raise ConvertError("--preprocess is not valid JSON: %s" % e)
         if not isinstance(pre, dict):
             raise ConvertError("--preprocess must be a JSON object")
+    elif "preprocess" in stated:
+        pre = stated["preprocess"]
+        reused.append("preprocessing")
     else:
         pre = DEFAULT_PREPROCESS
+    if reused:
+        note("taken from the metadata of %s: %s" % (args.input, ", ".join(reused)))
+
+    x = make_test_input(in_channels)
+    y_user = None
+    if src.module is not None:
+        check_module_weights(src.module, src.state_dict, src.module_origin)
+        y_user = run_module(src.module, x, num_classes, src.module_origin)
+    if identity_div is None:
+        hint = ""
+        if y_user is not None:
+            probe = build_and_load(src.state_dict, layout, width, 1, num_classes, in_channels)
+            hint = divisor_hint(probe, x, y_user, src.module_origin)
+        raise ConvertError("the identity divisor of %s is not stated; %s.%s"
+                           % (args.input, IDENTITY_DIV_HELP, hint))
+
+    model = build_and_load(src.state_dict, layout, width, identity_div, num_classes, in_channels)
+    tensors = output_tensors(model)
+    with torch.no_grad():
+        y_ref = model(x)
+    if y_user is not None:
+        err, tol = logits_difference(y_user, y_ref)
+        if not err <= tol:
+            raise ConvertError(
+                "%s and the reference implementation built with layout %s, width %r, "
+                "identity_div %d (from %s) compute different logits on the test input "
+                "(max |difference| %.3g > %.3g): that is not the configuration of %s.%s"
+                % (src.module_origin, layout, float(width), identity_div, div_origin, err, tol,
+                   src.module_origin, divisor_hint(model, x, y_user, src.module_origin)))
+        y, source = y_user, SOURCE_USER
+        note("test vector computed by %s; the reference implementation agrees (max "
+             "|difference| %.3g)" % (src.module_origin, err))
+    else:
+        y, source = y_ref, SOURCE_REFERENCE
 
     metadata = {
         "format": "mobilenext",
@@ -420,19 +793,20 @@ def convert(args):
         "mobilenext.in_channels": str(in_channels),
         "mobilenext.converter_version": CONVERTER_VERSION,
         "mobilenext.preprocess": json.dumps(pre),
-        "mobilenext.test_vector": make_test_vector(model),
+        "mobilenext.test_vector": format_test_vector(x, y),
+        "mobilenext.test_vector_source": source,
     }
-    if args.labels:
-        metadata["mobilenext.labels"] = json.dumps(read_labels(args.labels, num_classes),
-                                                   ensure_ascii=False)
+    if labels is not None:
+        metadata["mobilenext.labels"] = json.dumps(labels, ensure_ascii=False)
 
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
         raise ConvertError("output directory does not exist: %s" % out_dir)
-    safetensors_io.save_file(tensors, args.output, metadata)
-    print("wrote %s: layout=%s width=%s identity_div=%d num_classes=%d in_channels=%d tensors=%d"
+    safetensors_io.save_file(tensors, args.output, metadata, checksum=True)
+    print("wrote %s: layout=%s width=%s identity_div=%d num_classes=%d in_channels=%d tensors=%d "
+          "test vector from the %s"
           % (args.output, layout, repr(float(width)), identity_div, num_classes, in_channels,
-             len(tensors)))
+             len(tensors), source))
     if args.check:
         n, err = verify_output(args.output, tensors, metadata)
         print("check OK: %d tensors reloaded, test vector max abs diff %.3g" % (n, err))
@@ -443,12 +817,16 @@ def parse_args(argv):
         prog="convert.py",
         description="Convert a PyTorch MobileNeXt checkpoint to safetensors (float32, "
                     "official tensor names, metadata describing the network).")
-    p.add_argument("input", help="checkpoint (.pth, .pth.tar, .pt)")
+    p.add_argument("input", help="checkpoint (.pth, .pth.tar, .pt) or safetensors state dict")
     p.add_argument("-o", "--output", required=True, help="output .safetensors file")
     p.add_argument("--ema", action="store_true", help="use the checkpoint's state_dict_ema")
     p.add_argument("--identity-div", type=int, default=None,
-                   help="identity tensor divisor d (shortcut covers C // d channels); "
-                        "default: from the checkpoint's args/arch, else 1")
+                   help="identity tensor divisor D (the shortcut adds the first C/D channels); "
+                        "required unless the checkpoint's args/arch or the input's "
+                        "mobilenext.identity_div metadata states it")
+    p.add_argument("--module", default=None, metavar="FILE",
+                   help="the model itself (TorchScript archive, or torch.save(model)); the "
+                        "stored test vector's logits are then its own")
     p.add_argument("--layout", choices=["auto", mx.LAYOUT_OFFICIAL, mx.LAYOUT_THIRD_PARTY],
                    default="auto")
     p.add_argument("--width", type=float, default=None,

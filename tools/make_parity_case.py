@@ -3,8 +3,10 @@
 
 Files written to --out-dir:
   model.pth.tar  training-style checkpoint
-                 {"state_dict": {"module." + name: tensor}, "epoch": 1, "arch": "mobilenext"}
-                 with the layout's own state-dict names (num_batches_tracked included)
+                 {"state_dict": {"module." + name: tensor}, "epoch": 1, "arch": "mobilenext",
+                  "args": {"identity_div": d}} with the layout's own state-dict names
+                 (num_batches_tracked included); the args let tools/convert.py read the
+                 identity divisor, which the weights do not show
   input.npy      float32 NCHW input, shape [batch, in_channels, height, width-px]
   expected.npy   float32 logits of the PyTorch model in eval mode, shape [batch, classes]
 
@@ -68,7 +70,8 @@ def main(argv=None):
 
     os.makedirs(args.out_dir, exist_ok=True)
     state = {"module." + k: v.detach().clone() for k, v in model.state_dict().items()}
-    ckpt = {"state_dict": state, "epoch": 1, "arch": "mobilenext"}
+    ckpt = {"state_dict": state, "epoch": 1, "arch": "mobilenext",
+            "args": {"identity_div": args.identity_div}}
     torch.save(ckpt, os.path.join(args.out_dir, "model.pth.tar"))
     np.save(os.path.join(args.out_dir, "input.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(args.out_dir, "expected.npy"), y.numpy().astype(np.float32))

@@ -50,8 +50,30 @@ def _tensor_bytes(t):
     return tag, np.ascontiguousarray(arr, dtype=np_dtype).tobytes()
 
 
-def save_file(tensors, path, metadata=None):
-    """Write ``tensors`` (name -> torch.Tensor) to ``path`` in dict order."""
+CHECKSUM_KEY = "mobilenext.checksum"
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def data_checksum(data):
+    """The checksum of a data section that the C++ loader verifies (io/safetensors.hpp,
+    data_checksum): little-endian 64-bit words, zero-padded, each mixed as
+    fmix64(w_i ^ i * golden ratio), summed modulo 2^64; with the byte count."""
+    import numpy as np
+    words = np.frombuffer(bytes(data) + b"\0" * ((-len(data)) % 8), dtype="<u8").astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = words ^ (np.arange(len(words), dtype=np.uint64) * np.uint64(_GOLDEN))
+        x ^= x >> np.uint64(33)
+        x *= np.uint64(0xFF51AFD7ED558CCD)
+        x ^= x >> np.uint64(33)
+        x *= np.uint64(0xC4CEB9FE1A85EC53)
+        x ^= x >> np.uint64(33)
+        total = int(np.sum(x, dtype=np.uint64))
+    return "fmix64-sum:%016x:%d" % (total, len(data))
+
+
+def save_file(tensors, path, metadata=None, checksum=False):
+    """Write ``tensors`` (name -> torch.Tensor) to ``path`` in dict order. With ``checksum``,
+    the metadata also gets the data section's checksum (CHECKSUM_KEY)."""
     header = {}
     if metadata is not None:
         meta = {}
@@ -73,6 +95,8 @@ def save_file(tensors, path, metadata=None):
                         "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
+    if checksum:
+        header.setdefault(METADATA_KEY, {})[CHECKSUM_KEY] = data_checksum(b"".join(blobs))
     text = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     text += b" " * ((-len(text)) % 8)
     tmp = path + ".tmp"

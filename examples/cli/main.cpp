@@ -17,13 +17,13 @@
 
 #include <unistd.h>
 
+#include <mobilenext/image/image_file.hpp>
 #include <mobilenext/io/npy.hpp>
 #include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "arg_parser.hpp"
 #include "command_evaluate.hpp"
-#include "image_file.hpp"
 #include "imagenet_classes.hpp"
 
 namespace {
@@ -72,7 +72,13 @@ mnx::Model make_model(const ArgParser& p, const std::string& model_path, bool al
     if (!model_path.empty()) {
         for (const char* name : {"--width", "--random-weights", "--classes", "--in-channels", "--layout"})
             if (p.has(name)) p.fail(std::string(name) + " describes random weights; MODEL already has its architecture");
-        return mnx::Model::load(model_path, load_options(p));
+        mnx::Model model = mnx::Model::load(model_path, load_options(p));
+        if (!model.info().identity_div_stated)
+            std::fprintf(stderr,
+                         "warning: %s does not state the identity divisor; 1 is assumed, which the weights cannot "
+                         "confirm (convert it with tools/convert.py, or give --identity-div D)\n",
+                         model_path.c_str());
+        return model;
     }
     if (!allow_default_weights && !p.has("--random-weights"))
         p.fail("no weights: give MODEL.safetensors, or --width W --random-weights SEED");
@@ -149,25 +155,29 @@ int command_info(const std::vector<std::string>& args) {
 
     std::printf("kernels: %s\n", model.kernels_name().c_str());
     std::printf("model:   %s\n", describe(t.config).c_str());
-    std::printf("weights: %s%s\n", model.info().path.c_str(),
-                model.info().test_vector ? " (stored test vector checked at load)" : "");
+    const mnx::ModelInfo& info = model.info();
+    std::printf("weights: %s%s\n", info.path.c_str(),
+                info.test_vector_status == mnx::TestVectorStatus::checked ? " (stored test vector checked at load)" : "");
+    std::printf("checks:  test vector %s; data checksum %s; identity divisor %s\n",
+                mnx::test_vector_status_name(info.test_vector_status), info.checksum_verified ? "verified" : "none",
+                info.identity_div_stated ? "stated" : "not stated (1 assumed: give --identity-div D)");
     std::printf("input:   %s\n\n", size_text(height, width).c_str());
 
     const char* row = "%-12s %-16s %6s %7s %6s %7s %9s %10s\n";
     const auto num = [](int v) { return std::to_string(v); };
     std::printf(row, "layer", "form", "in", "hidden", "out", "stride", "shortcut", "output");
-    int h = mnx::conv3x3_output_size(height, 2), w = mnx::conv3x3_output_size(width, 2);
-    std::printf(row, "features.0", "conv3x3", num(t.config.in_channels).c_str(), "-", num(t.stem_channels).c_str(), "2",
-                "-", size_text(h, w).c_str());
-    for (const mnx::BlockSpec& b : t.blocks) {
-        if (b.has_output_dw()) {
-            h = mnx::conv3x3_output_size(h, b.stride);
-            w = mnx::conv3x3_output_size(w, b.stride);
-        }
-        std::printf(row, ("features." + num(b.index)).c_str(), mnx::block_form_name(b.form), num(b.in_channels).c_str(),
-                    num(b.hidden).c_str(), num(b.out_channels).c_str(), num(b.stride).c_str(),
-                    b.shortcut_channels > 0 ? num(b.shortcut_channels).c_str() : "-", size_text(h, w).c_str());
-    }
+    mnx::walk_layer_sizes(
+        t, height, width,
+        [&](int h, int w) {
+            std::printf(row, "features.0", "conv3x3", num(t.config.in_channels).c_str(), "-",
+                        num(t.stem_channels).c_str(), "2", "-", size_text(h, w).c_str());
+        },
+        [&](const mnx::BlockSpec& b, const mnx::BlockSizes& s) {
+            std::printf(row, ("features." + num(b.index)).c_str(), mnx::block_form_name(b.form),
+                        num(b.in_channels).c_str(), num(b.hidden).c_str(), num(b.out_channels).c_str(),
+                        num(b.stride).c_str(), b.shortcut_channels > 0 ? num(b.shortcut_channels).c_str() : "-",
+                        size_text(s.out_height, s.out_width).c_str());
+        });
     std::printf(row, "classifier", "avgpool+linear", num(t.last_channels).c_str(), "-", num(t.config.num_classes).c_str(),
                 "-", "-", "1x1");
 
@@ -342,27 +352,14 @@ int command_classify(const std::vector<std::string>& args) {
     const std::vector<std::string> names = class_names(p, model);
 
     mnx::Workspace workspace(int(p.get_int("--threads", 1, 1, 1024)));
-    mnx::Tensor logits;
-    const mnx::Preprocessing& prep = model.info().preprocessing;
     for (std::size_t i = 1; i < p.positional_args().size(); ++i) {
         const std::string& path = p.positional_args()[i];
-        const mnx::Image image = mnx::cli::read_image(path, net.config().in_channels);
-        const mnx::Tensor input = mnx::preprocess({image}, prep, net.config().in_channels);
-        net.forward(input, logits, workspace);
-        // Softmax in double, shifted by the maximum so exp() cannot overflow.
-        const float* z = logits.data();
-        const double z_max = *std::max_element(z, z + classes);
-        double total = 0.0;
-        for (int c = 0; c < classes; ++c) total += std::exp(double(z[c]) - z_max);
-        std::vector<int> order(std::size_t(classes), 0);
-        for (int c = 0; c < classes; ++c) order[std::size_t(c)] = c;
-        std::partial_sort(order.begin(), order.begin() + top, order.end(), [z](int a, int b) { return z[a] > z[b]; });
+        const mnx::Image image = mnx::read_image(path, net.config().in_channels);
         std::printf("%s (%dx%d)\n", path.c_str(), image.width, image.height);
-        for (int k = 0; k < top; ++k) {
-            const int c = order[std::size_t(k)];
-            std::printf("  %2d. %6.2f%%  %4d  %s\n", k + 1, 100.0 * std::exp(double(z[c]) - z_max) / total, c,
-                        names[std::size_t(c)].c_str());
-        }
+        int rank = 0;
+        for (const mnx::Classification& c : net.classify(image, top, workspace))
+            std::printf("  %2d. %6.2f%%  %4d  %s\n", ++rank, 100.0 * c.probability, c.index,
+                        names[std::size_t(c.index)].c_str());
     }
     return 0;
 }
@@ -393,7 +390,7 @@ int command_preprocess(const std::vector<std::string>& args) {
         prep.mean.resize(1);
         prep.std.resize(1);
     }
-    const mnx::Image image = mnx::cli::read_image(p.positional_args().back(), channels);
+    const mnx::Image image = mnx::read_image(p.positional_args().back(), channels);
     const mnx::Tensor input = mnx::preprocess({image}, prep, channels);
     const std::vector<float> nchw = input.to_nchw();
     mnx::write_npy(*p.get("--output"), nchw.data(), {1, channels, prep.crop, prep.crop});

@@ -10,10 +10,14 @@ import io
 import json
 import os
 import struct
+import sys
 import zlib
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
+import safetensors_io  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -62,6 +66,8 @@ def real_model_prefix():
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
     metadata = header.pop("__metadata__")
+    # The checksum covers the whole file's data; the prefix gets its own (checksum_prefix seed).
+    metadata.pop("mobilenext.checksum", None)
     # A short test vector keeps the seed small; the loader checks its shape, not its values,
     # before it has a network to run it on.
     metadata["mobilenext.test_vector"] = json.dumps(
@@ -92,6 +98,17 @@ def safetensors_seeds():
     write("safetensors", "empty_tensor.safetensors", safetensors_bytes([("e", "F32", [0, 4], b"")]))
     write("safetensors", "metadata_only.safetensors", safetensors_bytes([], metadata))
     write("safetensors", "empty_header.safetensors", safetensors_bytes([]))
+    # Metadata strings are JSON parsed again: nested values (refused beyond 4 levels while
+    # parsing) and a data checksum, right for these bytes, for mutations to break.
+    nested = dict(metadata)
+    nested["mobilenext.labels"] = "[[[[[[[[\"a\"]]]]]]]]"
+    nested["mobilenext.preprocess"] = '{"resize": [[[[[[1]]]]]], "crop": 40}'
+    write("safetensors", "nested_metadata.safetensors",
+          safetensors_bytes([(n, "F32", s, as_dtype(a, "F32")) for n, s, a in tensors], nested))
+    blobs = [(n, "F32", s, as_dtype(a, "F32")) for n, s, a in tensors]
+    summed = dict(metadata)
+    summed["mobilenext.checksum"] = safetensors_io.data_checksum(b"".join(b for _, _, _, b in blobs))
+    write("safetensors", "checksum_prefix.safetensors", safetensors_bytes(blobs, summed))
 
 
 # --- .npy --------------------------------------------------------------------------------
@@ -158,8 +175,22 @@ def image_seeds():
     write("image", "subsampled.jpg", image_bytes(rgb.resize((24, 19)), "JPEG", subsampling=2))
     write("image", "rgb.bmp", image_bytes(rgb, "BMP"))
     write("image", "gray.bmp", image_bytes(gray, "BMP"))
-    # PNM is not decoded (see examples/cli/image_file.cpp): a refused format, kept as a seed.
+    # PNM is not decoded (see src/image/image_file.cpp): a refused format, kept as a seed.
     write("image", "gray.pgm", image_bytes(gray, "PPM"))
+    # Legal files once refused: CMYK (Adobe) JPEG, top-down BMP (negative height).
+    write("image", "cmyk_adobe.jpg", image_bytes(Image.fromarray(
+        rng.integers(0, 256, (7, 9, 4), dtype=np.uint8), "CMYK"), "JPEG", quality=90))
+    bmp = bytearray(image_bytes(rgb, "BMP"))
+    bmp[22:26] = struct.pack("<i", -struct.unpack("<i", bytes(bmp[22:26]))[0])
+    write("image", "top_down.bmp", bytes(bmp))
+    # Headers that lie: sizes their data cannot hold (refused before decoding).
+    ihdr = struct.pack(">IIBBBBB", 16384, 16384, 16, 6, 0, 0, 0)
+    write("image", "claims_16384x16384.png", b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+          + png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + png_chunk(b"IEND", b""))
+    jpeg = bytearray(image_bytes(rgb, "JPEG", quality=90))
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5:sof + 9] = struct.pack(">HH", 16383, 16383)
+    write("image", "claims_16383x16383.jpg", bytes(jpeg))
     sample = os.path.join(ROOT, "examples", "images", "fashion_mnist", "0000_ankle_boot.png")
     with open(sample, "rb") as f:
         write("image", "fashion_mnist_sample.png", f.read())

@@ -1,6 +1,8 @@
 #pragma once
 // What one sandglass block is: its form (which of the four layer sequences of MOBILENEXT.md),
 // channels, stride and shortcut. Derived for a whole network by model/topology.hpp.
+#include "../kernels/kernel_args.hpp"
+
 namespace mobilenext {
 
 // The four forms of the sandglass block (names as in `mobilenext info`).
@@ -31,5 +33,12 @@ struct BlockSpec {
     bool has_input_dw() const { return form == BlockForm::head_t2 || form == BlockForm::full; }
     bool has_output_dw() const { return form != BlockForm::pointwise_only; }
 };
+
+
+// A block's output rows (or columns) for an input of `size`: only the output depthwise
+// layer changes the size.
+inline int block_output_size(const BlockSpec& b, int size) {
+    return b.has_output_dw() ? conv3x3_output_size(size, b.stride) : size;
+}
 
 }  // namespace mobilenext

@@ -60,8 +60,8 @@ public:
                shortcut_may_alias_output(b.out_channels, b.shortcut_channels);
     }
 
-    int output_height(int height) const { return spec_.has_output_dw() ? conv3x3_output_size(height, spec_.stride) : height; }
-    int output_width(int width) const { return spec_.has_output_dw() ? conv3x3_output_size(width, spec_.stride) : width; }
+    int output_height(int height) const { return block_output_size(spec_, height); }
+    int output_width(int width) const { return block_output_size(spec_, width); }
 
     // Output rows computed per step: enough pixels for the GEMM micro-kernel to reach its
     // speed, few enough that a step's wide rows stay in L1/L2 instead of going to memory.

@@ -12,18 +12,26 @@ public:
     explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
-// A model file that cannot be loaded. The message names the file, the tensor or field (when
-// there is one), what was expected and what was found.
-class LoadError : public Error {
+// A file (model, .npy array, image) that cannot be read: the message starts with its name.
+class FileError : public Error {
 public:
-    LoadError(std::string file, std::string tensor, std::string expected, std::string found)
-        : Error(compose(file, tensor, expected, found)),
-          file_(std::move(file)),
+    FileError(std::string file, const std::string& message) : Error(message), file_(std::move(file)) {}
+    const std::string& file() const noexcept { return file_; }
+
+private:
+    std::string file_;
+};
+
+// A model file (or state dict) that cannot be loaded. The message names the file, the tensor
+// or field (when there is one), what was expected and what was found.
+class LoadError : public FileError {
+public:
+    LoadError(const std::string& file, std::string tensor, std::string expected, std::string found)
+        : FileError(file, compose(file, tensor, expected, found)),
           tensor_(std::move(tensor)),
           expected_(std::move(expected)),
           found_(std::move(found)) {}
 
-    const std::string& file() const noexcept { return file_; }
     const std::string& tensor() const noexcept { return tensor_; }
     const std::string& expected() const noexcept { return expected_; }
     const std::string& found() const noexcept { return found_; }
@@ -35,11 +43,14 @@ private:
         if (!tensor.empty()) m += "'" + tensor + "': ";
         return m + "expected " + expected + ", found " + found;
     }
-    std::string file_, tensor_, expected_, found_;
+    std::string tensor_, expected_, found_;
 };
 
 namespace internal {
 [[noreturn]] inline void fail(const std::string& message) { throw Error(message); }
+[[noreturn]] inline void fail_file(const std::string& file, const std::string& message) {
+    throw FileError(file, message);
+}
 inline void check(bool condition, const std::string& message) {
     if (!condition) fail(message);
 }

@@ -35,6 +35,10 @@ inline const std::string* find_metadata(const std::map<std::string, std::string>
     return it == m.end() ? nullptr : &it->second;
 }
 
+// Largest resize and crop a file may ask for: above any classifier's input, and small enough
+// that preprocessing an image stays in tens of MB (a resize to 16384 spent 1.7 GB per image).
+inline constexpr int kMaxPreprocessSize = 2048;
+
 // Metadata values nest two levels at most (the test vector's object of arrays). Deeper text
 // is refused while parsing, before a deep tree exists: its recursive dump() in an error
 // message, or the parse itself, would overflow the stack.
@@ -153,6 +157,13 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
     ModelInfo info;
     info.path = path;
     info.metadata = contents.metadata;
+    if (const std::string* stored = find_metadata(contents.metadata, kChecksumKey)) {
+        if (*stored != contents.data_checksum)
+            throw LoadError(path, std::string("__metadata__.") + kChecksumKey, "tensor data of checksum " + *stored,
+                            contents.data_checksum + ": the data changed after conversion (corrupt or tampered file)");
+        info.checksum_verified = true;
+    }
+    info.identity_div_stated = find_metadata(contents.metadata, "mobilenext.identity_div") != nullptr;
     const auto& m = contents.metadata;
     if (const std::string* width = find_metadata(m, "mobilenext.width")) {
         info.architecture_from_metadata = true;
@@ -189,8 +200,10 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
         Preprocessing& p = info.preprocessing;
         const auto int_field = [&](const char* name, int& field) {
             if (!j.contains(name)) return;
-            if (!j[name].is_number_integer() || j[name].get<std::int64_t>() < 1 || j[name].get<std::int64_t>() > 16384)
-                throw LoadError(path, key + "." + name, "an integer in [1, 16384]", j[name].dump());
+            if (!j[name].is_number_integer() || j[name].get<std::int64_t>() < 1 ||
+                j[name].get<std::int64_t>() > kMaxPreprocessSize)
+                throw LoadError(path, key + "." + name, "an integer in [1, " + std::to_string(kMaxPreprocessSize) + "]",
+                                j[name].dump());
             field = j[name].get<int>();
         };
         int_field("resize", p.resize);

@@ -144,7 +144,7 @@ public:
 
 private:
     [[noreturn]] void fail(const std::string& expected) const {
-        internal::fail(name_ + ": invalid .npy header: expected " + expected);
+        internal::fail_file(name_, name_ + ": invalid .npy header: expected " + expected);
     }
     [[noreturn]] void fail_here(const std::string& expected) const {
         const std::string found = pos_ < size_ ? "'" + excerpt(text_ + pos_, size_ - pos_) + "'" : "the end of the header";
@@ -246,25 +246,25 @@ private:
 inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string& name) {
     using namespace internal::npy;
     const auto* p = static_cast<const unsigned char*>(bytes);
-    if (size > 0 && p == nullptr) internal::fail(name + ": no data (null pointer with size " + std::to_string(size) + ")");
+    if (size > 0 && p == nullptr) internal::fail_file(name, name + ": no data (null pointer with size " + std::to_string(size) + ")");
 
     const std::size_t prefix = sizeof kMagic + 2;
     if (size < prefix || std::memcmp(p, kMagic, sizeof kMagic) != 0)
-        internal::fail(name + ": not a NumPy .npy file: expected the magic string '\\x93NUMPY', found '" +
+        internal::fail_file(name, name + ": not a NumPy .npy file: expected the magic string '\\x93NUMPY', found '" +
                        excerpt(reinterpret_cast<const char*>(p), size < sizeof kMagic ? size : sizeof kMagic) +
                        "' (file size " + std::to_string(size) + " bytes)");
     const int major = p[6], minor = p[7];
     if ((major < 1 || major > 3) || minor != 0)
-        internal::fail(name + ": unsupported .npy format version " + std::to_string(major) + "." +
+        internal::fail_file(name, name + ": unsupported .npy format version " + std::to_string(major) + "." +
                        std::to_string(minor) + " (expected 1.0, 2.0 or 3.0)");
     const std::size_t length_bytes = major == 1 ? 2 : 4;
     if (size < prefix + length_bytes)
-        internal::fail(name + ": truncated .npy file: expected at least " + std::to_string(prefix + length_bytes) +
+        internal::fail_file(name, name + ": truncated .npy file: expected at least " + std::to_string(prefix + length_bytes) +
                        " bytes of preamble, found " + std::to_string(size));
     const std::uint64_t header_length = load_le(p + prefix, int(length_bytes));
     const std::size_t header_start = prefix + length_bytes;
     if (header_length > size - header_start)
-        internal::fail(name + ": truncated .npy file: the header declares " + std::to_string(header_length) +
+        internal::fail_file(name, name + ": truncated .npy file: the header declares " + std::to_string(header_length) +
                        " bytes but only " + std::to_string(size - header_start) + " follow the preamble");
 
     const char* header = reinterpret_cast<const char*>(p + header_start);
@@ -278,7 +278,7 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
     else if (h.descr == "<f2")
         item_size = 2;
     else
-        internal::fail(name + ": unsupported dtype '" + excerpt(h.descr.data(), h.descr.size()) +
+        internal::fail_file(name, name + ": unsupported dtype '" + excerpt(h.descr.data(), h.descr.size()) +
                        "': expected little-endian floats '<f4' (float32), '<f8' or '<f2'" +
                        (h.descr.size() > 1 && h.descr[0] == '>' ? " (this file is big-endian)" : ""));
 
@@ -292,7 +292,7 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
     } else {
         for (std::int64_t d : h.shape) {
             if (count > std::numeric_limits<std::uint64_t>::max() / std::uint64_t(d))
-                internal::fail(name + ": shape " + shape_text(h.shape) + " has more elements than 2^64");
+                internal::fail_file(name, name + ": shape " + shape_text(h.shape) + " has more elements than 2^64");
             count *= std::uint64_t(d);
         }
     }
@@ -302,21 +302,21 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
         int significant = 0;
         for (std::int64_t d : h.shape) significant += d > 1;
         if (significant > 1)
-            internal::fail(name + ": expected a C-order array, found fortran_order True with shape " +
+            internal::fail_file(name, name + ": expected a C-order array, found fortran_order True with shape " +
                            shape_text(h.shape) + " (save np.ascontiguousarray(a) instead)");
     }
 
     const std::size_t data_start = header_start + std::size_t(header_length);
     const std::size_t available = size - data_start;
     if (count > available / item_size)
-        internal::fail(name + ": truncated .npy data: shape " + shape_text(h.shape) + " of '" + h.descr + "' needs " +
+        internal::fail_file(name, name + ": truncated .npy data: shape " + shape_text(h.shape) + " of '" + h.descr + "' needs " +
                        (count > std::numeric_limits<std::uint64_t>::max() / item_size
                             ? std::string("more than 2^64")
                             : std::to_string(count * item_size)) +
                        " bytes, found " + std::to_string(available));
     const std::size_t data_bytes = std::size_t(count) * item_size;
     if (data_bytes != available)
-        internal::fail(name + ": expected " + std::to_string(data_bytes) + " bytes of data for shape " +
+        internal::fail_file(name, name + ": expected " + std::to_string(data_bytes) + " bytes of data for shape " +
                        shape_text(h.shape) + " of '" + h.descr + "', found " + std::to_string(available) +
                        " (" + std::to_string(available - data_bytes) + " bytes of trailing garbage)");
 
@@ -356,7 +356,7 @@ inline NpyArray read_npy(const std::string& path) {
         void operator()(std::FILE* f) const { std::fclose(f); }
     };
     const std::unique_ptr<std::FILE, Closer> file(std::fopen(path.c_str(), "rb"));
-    if (!file) internal::fail(path + ": cannot open for reading: " + std::strerror(errno));
+    if (!file) internal::fail_file(path, path + ": cannot open for reading: " + std::strerror(errno));
     std::vector<unsigned char> bytes;
     std::size_t used = 0;
     for (;;) {
@@ -365,7 +365,7 @@ inline NpyArray read_npy(const std::string& path) {
         used += got;
         if (got == 0) break;
     }
-    if (std::ferror(file.get())) internal::fail(path + ": read error: " + std::strerror(errno));
+    if (std::ferror(file.get())) internal::fail_file(path, path + ": read error: " + std::strerror(errno));
     return parse_npy(bytes.data(), used, path);
 }
 
@@ -418,13 +418,13 @@ inline std::vector<unsigned char> serialize_npy(const float* data, const std::ve
 inline void write_npy(const std::string& path, const float* data, const std::vector<std::int64_t>& shape) {
     const std::vector<unsigned char> bytes = serialize_npy(data, shape, path);
     std::FILE* file = std::fopen(path.c_str(), "wb");
-    if (file == nullptr) internal::fail(path + ": cannot open for writing: " + std::strerror(errno));
+    if (file == nullptr) internal::fail_file(path, path + ": cannot open for writing: " + std::strerror(errno));
     const bool written = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
     const int write_errno = errno;
     // A full disk may only show when the buffered data is flushed at close.
     const bool closed = std::fclose(file) == 0;
     if (!written || !closed)
-        internal::fail(path + ": write error after " + std::to_string(bytes.size()) + " bytes requested: " +
+        internal::fail_file(path, path + ": write error after " + std::to_string(bytes.size()) + " bytes requested: " +
                        std::strerror(written ? errno : write_errno));
 }
 

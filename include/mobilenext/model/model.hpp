@@ -73,6 +73,12 @@ struct ModelInfo {
     std::vector<std::string> labels;  // empty when the file has none
     std::optional<TestVector> test_vector;
     TestVectorStatus test_vector_status = TestVectorStatus::absent;
+    // The file stores a checksum of its tensor data (tools/convert.py writes one), verified at
+    // load: a changed byte of a weight is refused even where the test vector would not see it.
+    bool checksum_verified = false;
+    // The identity divisor was stated (file metadata, LoadOptions or a config); when not, 1 is
+    // assumed and nothing in the weights can show whether that is right.
+    bool identity_div_stated = false;
     std::map<std::string, std::string> metadata;
 };
 
@@ -82,6 +88,13 @@ struct LoadOptions {
     // The kernel set: empty for the best of Model::available_kernels(), or one of its names
     // ("simd/avx512bw", "simd/fma3+avx2", "simd/sse2", "reference", ...).
     std::string kernels;
+};
+
+// One answer of Model::classify.
+struct Classification {
+    int index = 0;          // the class, a row of the classifier
+    std::string label;      // its name from the file's labels; empty when the file has none
+    float probability = 0;  // softmax over the logits
 };
 
 namespace internal {
@@ -125,6 +138,13 @@ public:
                  Workspace& workspace) const;
     // With its own single-threaded workspace (allocates on every call).
     Tensor forward(const Tensor& input) const;
+
+    // Applies info().preprocessing to an 8-bit image (of config().in_channels channels: decode
+    // it so, e.g. with mobilenext::read_image), runs the network and returns the k most
+    // probable classes, best first. The second form reuses a workspace (no allocation for the
+    // network once warm; the preprocessing allocates its resized copies).
+    std::vector<Classification> classify(const Image& image, int k = 5) const;
+    std::vector<Classification> classify(const Image& image, int k, Workspace& workspace) const;
 
     // Throws what forward() would for an input of this shape, before any work.
     void check_input_shape(const Shape4& shape) const;

@@ -6,6 +6,7 @@
 #error "model_definitions.hpp is compiled into mobilenext::dispatch; its users include mobilenext.hpp or model.hpp"
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -79,7 +80,10 @@ inline void verify_test_vector(const Network& network, const TestVector& tv, con
 inline std::shared_ptr<const Model::State> build_model(const StateDict& weights, const std::set<std::string>& skipped,
                                                        ModelInfo info, const LoadOptions& options) {
     const std::string& source = info.path;
-    if (options.identity_div) info.config.identity_div = *options.identity_div;
+    if (options.identity_div) {
+        info.config.identity_div = *options.identity_div;
+        info.identity_div_stated = true;
+    }
     try {
         validate_config(info.config);
     } catch (const Error& e) {
@@ -126,6 +130,7 @@ MOBILENEXT_MODEL_INLINE Model Model::from_state_dict(const NetworkConfig& config
     ModelInfo info;
     info.config = config;
     info.architecture_from_metadata = true;
+    info.identity_div_stated = true;
     return from_state_dict(weights, std::move(info), options);
 }
 
@@ -135,6 +140,7 @@ MOBILENEXT_MODEL_INLINE Model Model::random(const NetworkConfig& config, std::ui
     info.path = "random weights (seed " + std::to_string(seed) + ")";
     info.config = config;
     info.architecture_from_metadata = true;
+    info.identity_div_stated = true;
     if (options.identity_div) info.config.identity_div = *options.identity_div;
     const StateDict weights = make_random_state_dict(derive_topology(info.config), seed);
     return Model(internal::build_model(weights, {}, std::move(info), options));
@@ -162,6 +168,39 @@ MOBILENEXT_MODEL_INLINE void Model::forward(const float* input, const Shape4& sh
 }
 
 MOBILENEXT_MODEL_INLINE Tensor Model::forward(const Tensor& input) const { return state_->network.forward(input); }
+
+MOBILENEXT_MODEL_INLINE std::vector<Classification> Model::classify(const Image& image, int k) const {
+    Workspace workspace;
+    return classify(image, k, workspace);
+}
+
+MOBILENEXT_MODEL_INLINE std::vector<Classification> Model::classify(const Image& image, int k,
+                                                                     Workspace& workspace) const {
+    const int channels = config().in_channels, classes = config().num_classes;
+    if (image.channels != channels)
+        internal::fail("Model::classify: the model takes images of " + std::to_string(channels) + " channels, found " +
+                       std::to_string(image.channels) + " (decode the image with channels = config().in_channels)");
+    if (k < 1) internal::fail("Model::classify: k must be at least 1, found " + std::to_string(k));
+    Tensor logits;
+    forward(preprocess({image}, info().preprocessing, channels), logits, workspace);
+    const float* z = logits.data();
+    // Softmax in double from the largest logit: no overflow for any finite logits.
+    const double largest = *std::max_element(z, z + classes);
+    double total = 0.0;
+    for (int c = 0; c < classes; ++c) total += std::exp(double(z[c]) - largest);
+    std::vector<int> order(std::size_t(classes), 0);
+    for (int c = 0; c < classes; ++c) order[std::size_t(c)] = c;
+    const int count = std::min(k, classes);
+    std::partial_sort(order.begin(), order.begin() + count, order.end(),
+                      [z](int a, int b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
+    std::vector<Classification> top;
+    for (int i = 0; i < count; ++i) {
+        const int c = order[std::size_t(i)];
+        top.push_back({c, info().labels.empty() ? std::string() : info().labels[std::size_t(c)],
+                       float(std::exp(double(z[c]) - largest) / total)});
+    }
+    return top;
+}
 
 MOBILENEXT_MODEL_INLINE void Model::check_input_shape(const Shape4& shape) const {
     state_->network.check_input_shape(shape);

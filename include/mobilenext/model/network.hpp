@@ -184,17 +184,16 @@ public:
         check_input_shape({batch, height, width, topology_.config.in_channels});
         ForwardPlan p;
         p.threads = threads;
-        int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
-        p.image = std::size_t(h) * w * topology_.stem_channels;
         const bool bands = threads > batch;
-        for (const auto& block : blocks_) {
-            p.scratch = std::max(p.scratch, block.scratch_floats(h, w));
-            if (bands && block.output_height(h) <= kLayerParallelMaxHeight)
-                p.layer = std::max(p.layer, block.layer_buffer_floats(h, w));
-            h = block.output_height(h);
-            w = block.output_width(w);
-            p.image = std::max(p.image, std::size_t(h) * w * block.spec().out_channels);
-        }
+        walk_layer_sizes(
+            topology_, height, width, [&](int h, int w) { p.image = std::size_t(h) * w * topology_.stem_channels; },
+            [&](const BlockSpec& b, const BlockSizes& s) {
+                const SandglassBlock& block = blocks_[std::size_t(&b - topology_.blocks.data())];
+                p.scratch = std::max(p.scratch, block.scratch_floats(s.in_height, s.in_width));
+                if (bands && s.out_height <= kLayerParallelMaxHeight)
+                    p.layer = std::max(p.layer, block.layer_buffer_floats(s.in_height, s.in_width));
+                p.image = std::max(p.image, std::size_t(s.out_height) * s.out_width * b.out_channels);
+            });
         // Bands: the whole batch goes block by block. Whole images: each thread holds one.
         p.activation = std::size_t(bands ? batch : std::min(batch, threads)) * p.image;
         p.pooled = std::size_t(batch) * topology_.last_channels;
@@ -252,14 +251,10 @@ public:
         const auto fits = [](std::int64_t h, std::int64_t w, int channels) {
             return h * w <= std::int64_t(kMaxImageElements) / channels;
         };
-        std::int64_t h = s.h, w = s.w;
-        bool ok = fits(h, w, std::max(s.c, topology_.stem_channels));
-        for (const auto& block : blocks_) {
-            const BlockSpec& b = block.spec();
-            ok = ok && fits(h, w, std::max({b.in_channels, b.hidden, b.out_channels}));
-            h = block.output_height(int(h));
-            w = block.output_width(int(w));
-        }
+        bool ok = fits(s.h, s.w, std::max(s.c, topology_.stem_channels));
+        walk_layer_sizes(topology_, s.h, s.w, [](int, int) {}, [&](const BlockSpec& b, const BlockSizes& z) {
+            ok = ok && fits(z.in_height, z.in_width, std::max({b.in_channels, b.hidden, b.out_channels}));
+        });
         if (!ok)
             internal::fail("MobileNeXt input: NHWC " + s.str() + " is too large: a tensor of one image would hold more than " +
                            std::to_string(kMaxImageElements) + " values");

@@ -137,19 +137,36 @@ inline std::int64_t count_parameters(const Topology& t) {
 
 // Multiply-adds of one image of height x width: convolutions and the classifier (the usual
 // convention; BatchNorm folds away, activations and additions are not counted).
-inline std::int64_t count_multiply_adds(const Topology& t, int height, int width) {
+// The one walk of layer sizes for an input image of height x width: calls
+// f(stem_height, stem_width) for the stem's output, then f(block, in_height, in_width,
+// out_height, out_width) for each block in order. Allocates nothing (forward passes use it).
+struct BlockSizes {
+    int in_height, in_width, out_height, out_width;
+};
+
+template <class StemFn, class BlockFn>
+void walk_layer_sizes(const Topology& t, int height, int width, const StemFn& stem, const BlockFn& block) {
     int h = conv3x3_output_size(height, 2), w = conv3x3_output_size(width, 2);
-    std::int64_t total = std::int64_t(h) * w * t.stem_channels * t.config.in_channels * 9;
+    stem(h, w);
     for (const BlockSpec& b : t.blocks) {
-        const std::int64_t pixels = std::int64_t(h) * w;
-        if (b.has_input_dw()) total += pixels * b.in_channels * 9;
-        total += pixels * b.in_channels * b.hidden + pixels * b.hidden * b.out_channels;
-        if (b.has_output_dw()) {
-            h = conv3x3_output_size(h, b.stride);
-            w = conv3x3_output_size(w, b.stride);
-            total += std::int64_t(h) * w * b.out_channels * 9;
-        }
+        const BlockSizes sizes{h, w, block_output_size(b, h), block_output_size(b, w)};
+        block(b, sizes);
+        h = sizes.out_height;
+        w = sizes.out_width;
     }
+}
+
+inline std::int64_t count_multiply_adds(const Topology& t, int height, int width) {
+    std::int64_t total = 0;
+    walk_layer_sizes(
+        t, height, width,
+        [&](int h, int w) { total += std::int64_t(h) * w * t.stem_channels * t.config.in_channels * 9; },
+        [&](const BlockSpec& b, const BlockSizes& s) {
+            const std::int64_t pixels = std::int64_t(s.in_height) * s.in_width;
+            if (b.has_input_dw()) total += pixels * b.in_channels * 9;
+            total += pixels * b.in_channels * b.hidden + pixels * b.hidden * b.out_channels;
+            if (b.has_output_dw()) total += std::int64_t(s.out_height) * s.out_width * b.out_channels * 9;
+        });
     return total + std::int64_t(t.last_channels) * t.config.num_classes;
 }
 
