@@ -665,7 +665,7 @@ TEST(ModelFile, DeeplyNestedMetadataIsRefusedWithoutRecursion) {
 }
 
 TEST(ModelFile, APyTorchCheckpointIsNamedAsSuch) {
-    for (const std::string& bytes : {std::string("PK\x03\x04" "archive....", 15), std::string("\x80\x02}q\x00(X\x05", 10)}) {
+    for (const std::string& bytes : {std::string("PK\x03\x04" "archive....", 15), std::string("\x80\x02}q\x00(X\x05", 8)}) {
         try {
             load_bytes(bytes);
             ADD_FAILURE() << "no error";

@@ -193,106 +193,138 @@ private:
     int next_quarter_ = 1;
 };
 
+// The test set, checked against the model: sizes, label range.
+struct TestSet {
+    IdxArray images, labels;
+    std::size_t count = 0, rows = 0, cols = 0;
+};
+
+TestSet read_test_set(const std::string& dir, int classes) {
+    TestSet t;
+    t.images = read_idx(find_idx(dir, "t10k-images-idx3-ubyte"), 3, "images");
+    t.labels = read_idx(find_idx(dir, "t10k-labels-idx1-ubyte"), 1, "labels");
+    t.count = t.images.dims[0];
+    t.rows = t.images.dims[1];
+    t.cols = t.images.dims[2];
+    if (t.rows > 65536 || t.cols > 65536)
+        throw mnx::Error(t.images.path + ": images of " + std::to_string(t.rows) + "x" + std::to_string(t.cols) +
+                         " pixels, expected at most 65536 a side");
+    if (t.labels.dims[0] != t.count)
+        throw mnx::Error(t.labels.path + ": " + std::to_string(t.labels.dims[0]) + " labels, but " + t.images.path +
+                         " holds " + std::to_string(t.count) + " images");
+    for (std::size_t i = 0; i < t.count; ++i)
+        if (t.labels.values()[i] >= classes)
+            throw mnx::Error(t.labels.path + ": label " + std::to_string(t.labels.values()[i]) + " of image " +
+                             std::to_string(i) + " is not a class of the model (0.." + std::to_string(classes - 1) + ")");
+    return t;
+}
+
+// Images [first, first + count) as 8-bit images of `channels` channels.
+std::vector<mnx::Image> images_of(const TestSet& t, std::size_t first, std::size_t count, int channels) {
+    const std::size_t pixels = t.rows * t.cols;
+    std::vector<mnx::Image> batch(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        mnx::Image& image = batch[i];
+        image.width = int(t.cols);
+        image.height = int(t.rows);
+        image.channels = channels;
+        const unsigned char* src = t.images.values() + (first + i) * pixels;
+        if (channels == 1) {
+            image.pixels.assign(src, src + pixels);
+        } else {
+            // Grey repeated in R, G and B, as an image viewer shows it.
+            image.pixels.resize(pixels * 3);
+            for (std::size_t k = 0; k < pixels; ++k) std::fill_n(&image.pixels[3 * k], 3, src[k]);
+        }
+    }
+    return batch;
+}
+
+// What a pass over the test set counted.
+struct Tally {
+    std::vector<std::size_t> correct, total;  // per class
+    std::size_t right = 0;
+    std::vector<float> logits;  // all of them, when asked for
+    double seconds = 0.0, forward_seconds = 0.0;
+};
+
+Tally run_test_set(const mnx::Model& model, const TestSet& t, std::size_t n, const Options& o) {
+    const int channels = model.config().in_channels, classes = model.config().num_classes;
+    Tally tally;
+    tally.correct.assign(std::size_t(classes), 0);
+    tally.total.assign(std::size_t(classes), 0);
+    if (!o.predictions.empty()) tally.logits.reserve(n * std::size_t(classes));
+    mnx::Workspace workspace(int(o.threads));
+    mnx::Tensor logits;
+    Progress progress(n);
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t first = 0; first < n; first += std::size_t(o.batch)) {
+        const std::size_t b = std::min(n - first, std::size_t(o.batch));
+        const mnx::Tensor input = mnx::preprocess(images_of(t, first, b, channels), model.info().preprocessing, channels);
+        const auto forward_start = std::chrono::steady_clock::now();
+        model.forward(input, logits, workspace);
+        tally.forward_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count();
+        for (std::size_t i = 0; i < b; ++i) {
+            const float* z = logits.data() + i * std::size_t(classes);
+            const int predicted = int(std::max_element(z, z + classes) - z);
+            const int label = t.labels.values()[first + i];
+            ++tally.total[std::size_t(label)];
+            if (predicted == label) {
+                ++tally.correct[std::size_t(label)];
+                ++tally.right;
+            }
+            if (!o.predictions.empty()) tally.logits.insert(tally.logits.end(), z, z + classes);
+        }
+        progress.update(first + b, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    tally.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return tally;
+}
+
+void print_tally(const Tally& tally, const std::vector<std::string>& names, std::size_t n, const Options& o) {
+    std::printf("accuracy: %.2f%% (%zu of %zu)\n", 100.0 * tally.right / n, tally.right, n);
+    std::printf("per class:\n");
+    std::size_t name_width = 0;
+    for (const std::string& s : names) name_width = std::max(name_width, s.size());
+    for (std::size_t c = 0; c < names.size(); ++c) {
+        const std::size_t t = tally.total[c], k = tally.correct[c];
+        if (t == 0) continue;  // a class absent from the first --limit images
+        std::printf("  %2zu  %-*s  %6.2f%%  (%zu of %zu)\n", c, int(name_width), names[c].c_str(), 100.0 * k / t, k, t);
+    }
+    std::printf("speed:    %.0f images/s (preprocessing and forward), %.0f images/s forward alone; batch %lld, "
+                "%lld thread%s\n",
+                n / tally.seconds, n / tally.forward_seconds, o.batch, o.threads, o.threads > 1 ? "s" : "");
+}
+
 int evaluate(const Options& o) {
     mnx::LoadOptions load;
     load.verify_test_vector = o.verify;
     load.kernels = o.kernels;
     const mnx::Model model = mnx::Model::load(o.model, load);
-    const mnx::Model& net = model;
-    const mnx::NetworkConfig& config = net.config();
+    const mnx::NetworkConfig& config = model.config();
     const mnx::Preprocessing& prep = model.info().preprocessing;
     const int channels = config.in_channels, classes = config.num_classes;
     if (channels != 1 && channels != 3)
         throw mnx::Error(o.model + ": the model takes " + std::to_string(channels) +
                          "-channel images; Fashion-MNIST images can be given as 1 or 3 channels");
-
-    const IdxArray images = read_idx(find_idx(o.dir, "t10k-images-idx3-ubyte"), 3, "images");
-    const IdxArray labels = read_idx(find_idx(o.dir, "t10k-labels-idx1-ubyte"), 1, "labels");
-    const std::size_t count = images.dims[0], rows = images.dims[1], cols = images.dims[2];
-    if (rows > 65536 || cols > 65536)
-        throw mnx::Error(images.path + ": images of " + std::to_string(rows) + "x" + std::to_string(cols) +
-                         " pixels, expected at most 65536 a side");
-    if (labels.dims[0] != count)
-        throw mnx::Error(labels.path + ": " + std::to_string(labels.dims[0]) + " labels, but " + images.path + " holds " +
-                         std::to_string(count) + " images");
-    for (std::size_t i = 0; i < count; ++i)
-        if (labels.values()[i] >= classes)
-            throw mnx::Error(labels.path + ": label " + std::to_string(labels.values()[i]) + " of image " +
-                             std::to_string(i) + " is not a class of the model (0.." + std::to_string(classes - 1) + ")");
-    const std::size_t n = o.limit ? std::min<std::size_t>(count, std::size_t(*o.limit)) : count;
-
+    const TestSet t = read_test_set(o.dir, classes);
+    const std::size_t n = o.limit ? std::min<std::size_t>(t.count, std::size_t(*o.limit)) : t.count;
     std::vector<std::string> names = model.info().labels;
     if (names.empty())
         for (int c = 0; c < classes; ++c) names.push_back("class " + std::to_string(c));
 
     std::printf("model:    %s (width %g, identity divisor %d, %d classes, %s)\n", o.model.c_str(), config.width,
                 config.identity_div, classes, model.kernels_name().c_str());
-    std::printf("data:     %s: %zu of %zu images, %zux%zu\n", images.path.c_str(), n, count, cols, rows);
+    std::printf("data:     %s: %zu of %zu images, %zux%zu\n", t.images.path.c_str(), n, t.count, t.cols, t.rows);
     std::printf("input:    shorter side %d (%s), centre crop %d, %d channel%s\n", prep.resize,
                 prep.interpolation.c_str(), prep.crop, channels, channels > 1 ? "s" : "");
     std::fflush(stdout);
 
-    mnx::Workspace workspace(int(o.threads));
-    mnx::Tensor logits;
-    std::vector<float> all_logits;
-    if (!o.predictions.empty()) all_logits.reserve(n * std::size_t(classes));
-    std::vector<std::size_t> correct(std::size_t(classes), 0), total(std::size_t(classes), 0);
-    std::size_t right = 0;
-    Progress progress(n);
-    const std::size_t pixels = rows * cols;
-    double forward_seconds = 0.0;
-    const auto start = std::chrono::steady_clock::now();
-    for (std::size_t first = 0; first < n; first += std::size_t(o.batch)) {
-        const std::size_t b = std::min(n - first, std::size_t(o.batch));
-        std::vector<mnx::Image> batch(b);
-        for (std::size_t i = 0; i < b; ++i) {
-            mnx::Image& image = batch[i];
-            image.width = int(cols);
-            image.height = int(rows);
-            image.channels = channels;
-            const unsigned char* src = images.values() + (first + i) * pixels;
-            if (channels == 1) {
-                image.pixels.assign(src, src + pixels);
-            } else {
-                // Grey repeated in R, G and B, as an image viewer shows it.
-                image.pixels.resize(pixels * 3);
-                for (std::size_t k = 0; k < pixels; ++k) std::fill_n(&image.pixels[3 * k], 3, src[k]);
-            }
-        }
-        const mnx::Tensor input = mnx::preprocess(batch, prep, channels);
-        const auto forward_start = std::chrono::steady_clock::now();
-        net.forward(input, logits, workspace);
-        forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count();
-        for (std::size_t i = 0; i < b; ++i) {
-            const float* z = logits.data() + i * std::size_t(classes);
-            const int predicted = int(std::max_element(z, z + classes) - z);
-            const int label = labels.values()[first + i];
-            ++total[std::size_t(label)];
-            if (predicted == label) {
-                ++correct[std::size_t(label)];
-                ++right;
-            }
-            if (!o.predictions.empty()) all_logits.insert(all_logits.end(), z, z + classes);
-        }
-        progress.update(first + b, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-    std::printf("accuracy: %.2f%% (%zu of %zu)\n", 100.0 * right / n, right, n);
-    std::printf("per class:\n");
-    std::size_t name_width = 0;
-    for (const std::string& s : names) name_width = std::max(name_width, s.size());
-    for (int c = 0; c < classes; ++c) {
-        const std::size_t t = total[std::size_t(c)], k = correct[std::size_t(c)];
-        if (t == 0) continue;  // a class absent from the first --limit images
-        std::printf("  %2d  %-*s  %6.2f%%  (%zu of %zu)\n", c, int(name_width), names[std::size_t(c)].c_str(),
-                    100.0 * k / t, k, t);
-    }
-    std::printf("speed:    %.0f images/s (preprocessing and forward), %.0f images/s forward alone; batch %lld, "
-                "%lld thread%s\n",
-                n / seconds, n / forward_seconds, o.batch, o.threads, o.threads > 1 ? "s" : "");
+    const Tally tally = run_test_set(model, t, n, o);
+    print_tally(tally, names, n, o);
     if (!o.predictions.empty()) {
-        mnx::write_npy(o.predictions, all_logits.data(), {std::int64_t(n), std::int64_t(classes)});
+        mnx::write_npy(o.predictions, tally.logits.data(), {std::int64_t(n), std::int64_t(classes)});
         std::printf("logits:   %s [%zu, %d]\n", o.predictions.c_str(), n, classes);
     }
     return 0;

@@ -53,17 +53,16 @@ std::uint32_t le32(const unsigned char* p) {
 std::uint16_t le16(const unsigned char* p) { return std::uint16_t(p[0] | (p[1] << 8)); }
 
 // The pixel count, and the bytes the decoder holds at `bytes_per_pixel`, within the limits.
+// Headers declare up to 2^32 a side: each side is bounded first, so that the products fit.
 void check_size(const std::string& name, long long width, long long height, long long max_pixels,
                 int bytes_per_pixel) {
-    if (width <= 0 || height <= 0)
-        throw FileError(name, name + ": the image claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels");
-    if (width * height > max_pixels)
-        throw FileError(name, name + ": the image claims " + std::to_string(width) + "x" + std::to_string(height) +
-                    " pixels, more than the " + std::to_string(max_pixels) + " this reader accepts");
+    const std::string claim = name + ": the image claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels";
+    if (width <= 0 || height <= 0) throw FileError(name, claim);
+    if (width > max_pixels || height > max_pixels || width * height > max_pixels)
+        throw FileError(name, claim + ", more than the " + std::to_string(max_pixels) + " this reader accepts");
     if (width * height * bytes_per_pixel > kMaxDecodedImageBytes)
-        throw FileError(name, name + ": the image claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels of " +
-                    std::to_string(bytes_per_pixel) + " bytes, more than the " +
-                    std::to_string(kMaxDecodedImageBytes >> 20) + " MiB this reader decodes");
+        throw FileError(name, claim + " of " + std::to_string(bytes_per_pixel) + " bytes, more than the " +
+                                  std::to_string(kMaxDecodedImageBytes >> 20) + " MiB this reader decodes");
 }
 
 // ------------------------------------------------------------------------------------- JPEG

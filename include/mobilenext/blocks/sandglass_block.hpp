@@ -1,6 +1,6 @@
 #pragma once
-// The sandglass block, on the kernels of a kernel table chosen at run time. One class covers the four forms of MOBILENEXT.md; which layers exist comes from the
-// BlockSpec:
+// The sandglass block, on the kernels of a kernel table chosen at run time. One class covers
+// the four forms of MOBILENEXT.md; which layers exist comes from the BlockSpec:
 //   [dw3x3(in) + ReLU6] -> pw(in -> hidden) -> pw(hidden -> out) + ReLU6 -> [dw3x3(out, stride)]
 //   then, when shortcut_channels > 0: out[:, :k] += input[:, :k].
 #include <algorithm>

@@ -2,8 +2,8 @@
 // The evaluation transform of image classifiers, as torchvision applies it to PIL images:
 // resize the shorter side (antialiased bicubic or bilinear resampling, PIL's algorithm:
 // separable, kernel widened by the downscale factor, 8-bit rounding after each pass), centre
-// crop, scale to [0, 1], normalise per channel. Decoding files is left to the caller (the
-// command-line tool uses stb_image), so the library has no image-format code.
+// crop, scale to [0, 1], normalise per channel. Decoding files is in mobilenext::image
+// (image/image_file.hpp: read_image, decode_image), so this header has no image-format code.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

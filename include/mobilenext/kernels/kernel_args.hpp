@@ -72,8 +72,8 @@ inline DepthwiseRows whole_image(int height, int width, int stride) {
     return {height, width, stride, 0, 0, conv3x3_output_size(height, stride)};
 }
 
-// Output columns per panel of packed pointwise weights, unless a kernel set asks for others
-// (SimdKernels::pointwise_panel: its widest register tile). A register tile reads the rows
+// Output columns per panel of packed pointwise weights, unless a kernel table asks for others
+// (KernelTable::pointwise_panel: its widest register tile). A register tile reads the rows
 // of one panel in order: a contiguous stream the prefetchers follow. In a plain [ci][co]
 // matrix those rows lie 2-5 KB apart at 576-1280 columns, a different 4 KB page almost every
 // row, where the prefetchers stop, and a layer whose weights come from L3 waits on each row.

@@ -2,8 +2,9 @@
 // A kernel set as a run-time value: the leaf kernels of one instruction set (or the plain
 // reference kernels) and the parameters the weights are packed for. The blocks and the network
 // are compiled once and call through a table chosen when a model is built, so only the leaf
-// kernels exist once per instruction set. An indirect call per kernel call costs nothing
-// measurable: each call covers a band of rows or a whole layer (BENCHMARKS.md, "Kernel tables").
+// kernels exist once per instruction set. One indirect call per kernel call, and each call
+// covers a band of rows or a whole layer, so a pass makes few of them
+// (`network/<set>/width:1.00/batch:1/threads:1`; BENCHMARKS.md, "Kernel tables").
 #include <cstddef>
 #include <string>
 

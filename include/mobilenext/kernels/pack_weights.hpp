@@ -56,7 +56,8 @@ inline PackedDepthwise pack_depthwise(const float* torch_weights, const float* s
 
 // torch_weights: [out][in] (a 1x1 convolution's [out][in][1][1], or a Linear's [out][in]),
 // into the column panels of PointwiseWeights, `panel` columns each (a multiple of
-// kChannelAlign; see SimdKernels::pointwise_panel).
+// kChannelAlign; see KernelTable::pointwise_panel in kernel_table.hpp, filled from
+// simd::pointwise_panel<Arch>() in simd_kernels.hpp).
 inline PackedPointwise pack_pointwise(const float* torch_weights, const float* scale, const float* bias,
                                       int in_channels, int out_channels, int panel = kPointwisePanel) {
     internal::check(panel > 0 && panel % kChannelAlign == 0,

@@ -102,20 +102,29 @@ const Packed& check_packed_finite(const Packed& p, const std::string& source, co
     return p;
 }
 
-inline PackedDepthwise read_depthwise(StateDictReader& r, const std::string& conv, const std::string& bn, int channels) {
-    const FoldedBatchNorm f = r.batch_norm(bn, channels);
-    PackedDepthwise p = pack_depthwise(r.get(conv + ".weight", {channels, 1, 3, 3}).values.data(), f.scale.data(),
-                                       f.bias.data(), channels);
-    check_packed_finite(p, r.source(), conv);
+inline PackedStem read_stem(StateDictReader& r, const ConvBnLayer& layer, int in_channels) {
+    const int channels = int(layer.weight_shape[0]);
+    const FoldedBatchNorm f = r.batch_norm(layer.bn, channels);
+    PackedStem p = pack_stem(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(),
+                             f.bias.data(), in_channels, channels);
+    check_packed_finite(p, r.source(), layer.conv);
     return p;
 }
 
-inline PackedPointwise read_pointwise(StateDictReader& r, const std::string& conv, const std::string& bn, int in,
-                                      int out, int panel) {
-    const FoldedBatchNorm f = r.batch_norm(bn, out);
-    PackedPointwise p = pack_pointwise(r.get(conv + ".weight", {out, in, 1, 1}).values.data(), f.scale.data(),
+inline PackedDepthwise read_depthwise(StateDictReader& r, const ConvBnLayer& layer) {
+    const int channels = int(layer.weight_shape[0]);
+    const FoldedBatchNorm f = r.batch_norm(layer.bn, channels);
+    PackedDepthwise p = pack_depthwise(r.get(layer.conv + ".weight", layer.weight_shape).values.data(),
+                                       f.scale.data(), f.bias.data(), channels);
+    check_packed_finite(p, r.source(), layer.conv);
+    return p;
+}
+
+inline PackedPointwise read_pointwise(StateDictReader& r, const ConvBnLayer& layer, int in, int out, int panel) {
+    const FoldedBatchNorm f = r.batch_norm(layer.bn, out);
+    PackedPointwise p = pack_pointwise(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(),
                                        f.bias.data(), in, out, panel);
-    check_packed_finite(p, r.source(), conv);
+    check_packed_finite(p, r.source(), layer.conv);
     return p;
 }
 
@@ -135,31 +144,30 @@ public:
         : topology_(derive_topology(config)), k_(&kernels) {
         internal::StateDictReader r(weights, source);
         const Topology& t = topology_;
-        {
-            const FoldedBatchNorm f = r.batch_norm("features.0.1", t.stem_channels);
-            stem_ = pack_stem(r.get("features.0.0.weight", {t.stem_channels, config.in_channels, 3, 3}).values.data(),
-                              f.scale.data(), f.bias.data(), config.in_channels, t.stem_channels);
-            internal::check_packed_finite(stem_, source, "features.0.0");
+        std::vector<SandglassWeights> block_weights(t.blocks.size());
+        for (const ConvBnLayer& layer : conv_bn_layers(t)) {
+            const int out = int(layer.weight_shape[0]), in = int(layer.weight_shape[1]);
+            SandglassWeights* w = layer.block >= 0 ? &block_weights[std::size_t(layer.block)] : nullptr;
+            switch (layer.role) {
+                case LayerRole::stem: stem_ = internal::read_stem(r, layer, config.in_channels); break;
+                case LayerRole::input_dw: w->input_dw = internal::read_depthwise(r, layer); break;
+                case LayerRole::reduce:
+                case LayerRole::expand:
+                    (layer.role == LayerRole::reduce ? w->reduce : w->expand) =
+                        internal::read_pointwise(r, layer, in, out, kernels.pointwise_panel);
+                    break;
+                case LayerRole::output_dw: w->output_dw = internal::read_depthwise(r, layer); break;
+            }
         }
         blocks_.reserve(t.blocks.size());
-        for (const BlockSpec& b : t.blocks) {
-            const BlockLayerIndices j = block_layer_indices(b.form);
-            const auto layer = [&b](int index) { return block_layer_name(b, index); };
-            SandglassWeights w;
-            if (b.has_input_dw())
-                w.input_dw = internal::read_depthwise(r, layer(j.input_dw), layer(j.input_dw + 1), b.in_channels);
-            w.reduce = internal::read_pointwise(r, layer(j.reduce), layer(j.reduce + 1), b.in_channels, b.hidden,
-                                                kernels.pointwise_panel);
-            w.expand = internal::read_pointwise(r, layer(j.expand), layer(j.expand + 1), b.hidden, b.out_channels,
-                                                kernels.pointwise_panel);
-            if (b.has_output_dw())
-                w.output_dw = internal::read_depthwise(r, layer(j.output_dw), layer(j.output_dw + 1), b.out_channels);
-            blocks_.emplace_back(b, std::move(w), kernels);
-        }
-        const HostTensor& fc_w = r.get("classifier.1.weight", {config.num_classes, t.last_channels});
-        const HostTensor& fc_b = r.get("classifier.1.bias", {config.num_classes});
+        for (std::size_t i = 0; i < t.blocks.size(); ++i)
+            blocks_.emplace_back(t.blocks[i], std::move(block_weights[i]), kernels);
+        const HostTensor& fc_w = r.get(kClassifierWeight, {config.num_classes, t.last_channels});
+        const HostTensor& fc_b = r.get(kClassifierBias, {config.num_classes});
         // In 64-column panels whatever the kernel set: the classifier streams its weights row by
-        // row (16-column panels measured 5-10% slower on AVX2).
+        // row, each row updating the panel's logits in L1, a chain from row to row through a
+        // store and a load; a 64-column panel runs four times as many of those chains side by
+        // side as a 16-column one (`fully_connected/<set>/batch:1/1280->1000`).
         classifier_ = pack_pointwise(fc_w.values.data(), nullptr, fc_b.values.data(), t.last_channels, config.num_classes);
         internal::check_packed_finite(classifier_, source, "classifier.1");
         r.check_all_used();

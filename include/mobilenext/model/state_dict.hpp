@@ -43,6 +43,40 @@ inline std::string block_layer_name(const BlockSpec& b, int layer) {
     return "features." + std::to_string(b.index) + ".conv." + std::to_string(layer);
 }
 
+// What each convolution of the network is for.
+enum class LayerRole { stem, input_dw, reduce, expand, output_dw };
+
+// A convolution followed by BatchNorm, as the state dict names it.
+struct ConvBnLayer {
+    LayerRole role;
+    int block = -1;  // index into Topology::blocks; -1 for the stem
+    std::string conv, bn;
+    std::vector<std::int64_t> weight_shape;  // [out, in / groups, kh, kw]
+};
+
+inline const char* const kClassifierWeight = "classifier.1.weight";
+inline const char* const kClassifierBias = "classifier.1.bias";
+
+// The one table of the network's convolutions, in state-dict order: the network reads its
+// weights by walking it, and expected_state_dict() (shape inference, random weights) lists
+// its tensors from it. The classifier (kClassifierWeight, kClassifierBias) follows.
+inline std::vector<ConvBnLayer> conv_bn_layers(const Topology& t) {
+    std::vector<ConvBnLayer> out;
+    out.push_back({LayerRole::stem, -1, "features.0.0", "features.0.1", {t.stem_channels, t.config.in_channels, 3, 3}});
+    for (std::size_t i = 0; i < t.blocks.size(); ++i) {
+        const BlockSpec& b = t.blocks[i];
+        const BlockLayerIndices j = block_layer_indices(b.form);
+        const auto add = [&](LayerRole role, int index, std::vector<std::int64_t> shape) {
+            out.push_back({role, int(i), block_layer_name(b, index), block_layer_name(b, index + 1), std::move(shape)});
+        };
+        if (b.has_input_dw()) add(LayerRole::input_dw, j.input_dw, {b.in_channels, 1, 3, 3});
+        add(LayerRole::reduce, j.reduce, {b.hidden, b.in_channels, 1, 1});
+        add(LayerRole::expand, j.expand, {b.out_channels, b.hidden, 1, 1});
+        if (b.has_output_dw()) add(LayerRole::output_dw, j.output_dw, {b.out_channels, 1, 3, 3});
+    }
+    return out;
+}
+
 struct ExpectedTensor {
     std::string name;
     std::vector<std::int64_t> shape;
@@ -52,23 +86,13 @@ struct ExpectedTensor {
 // (num_batches_tracked excepted: it does not affect inference).
 inline std::vector<ExpectedTensor> expected_state_dict(const Topology& t) {
     std::vector<ExpectedTensor> out;
-    const auto conv_bn = [&out](const std::string& conv, const std::string& bn, std::vector<std::int64_t> shape) {
-        const std::int64_t channels = shape[0];
-        out.push_back({conv + ".weight", std::move(shape)});
+    for (const ConvBnLayer& layer : conv_bn_layers(t)) {
+        out.push_back({layer.conv + ".weight", layer.weight_shape});
         for (const char* field : {"weight", "bias", "running_mean", "running_var"})
-            out.push_back({bn + "." + field, {channels}});
-    };
-    conv_bn("features.0.0", "features.0.1", {t.stem_channels, t.config.in_channels, 3, 3});
-    for (const BlockSpec& b : t.blocks) {
-        const BlockLayerIndices j = block_layer_indices(b.form);
-        const auto layer = [&b](int index) { return block_layer_name(b, index); };
-        if (b.has_input_dw()) conv_bn(layer(j.input_dw), layer(j.input_dw + 1), {b.in_channels, 1, 3, 3});
-        conv_bn(layer(j.reduce), layer(j.reduce + 1), {b.hidden, b.in_channels, 1, 1});
-        conv_bn(layer(j.expand), layer(j.expand + 1), {b.out_channels, b.hidden, 1, 1});
-        if (b.has_output_dw()) conv_bn(layer(j.output_dw), layer(j.output_dw + 1), {b.out_channels, 1, 3, 3});
+            out.push_back({layer.bn + "." + field, {layer.weight_shape[0]}});
     }
-    out.push_back({"classifier.1.weight", {t.config.num_classes, t.last_channels}});
-    out.push_back({"classifier.1.bias", {t.config.num_classes}});
+    out.push_back({kClassifierWeight, {t.config.num_classes, t.last_channels}});
+    out.push_back({kClassifierBias, {t.config.num_classes}});
     return out;
 }
 

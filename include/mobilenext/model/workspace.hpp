@@ -1,8 +1,8 @@
 #pragma once
 // The mutable state of forward passes. The network is immutable and shared; each calling
-// thread owns a Workspace (one forward pass at a time uses it): the activation buffers, one scratch area per intra-op thread, and
-// the pool of those threads. Buffers grow to the largest input seen and are then reused, so a
-// forward pass with a warm workspace allocates nothing.
+// thread owns a Workspace (one forward pass at a time uses it): the activation buffers, one
+// scratch area per intra-op thread, and the pool of those threads. Buffers grow to the largest
+// input seen and are then reused, so a forward pass with a warm workspace allocates nothing.
 #include <atomic>
 #include <cstddef>
 #include <vector>

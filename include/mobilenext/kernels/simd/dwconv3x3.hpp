@@ -15,7 +15,8 @@ namespace detail {
 // Taps of one window row for four consecutive output pixels at stride 1: input columns
 // c[0 .. 5], the row's three weights w[0 .. 2]; kx in order, as in the one-pixel path, so
 // that every pixel gets the same rounding whichever path computes it. (Accumulators are
-// separate variables: GCC kept an array of them in memory at stride 2, 20% slower.)
+// separate variables: GCC kept an array of them in memory at stride 2, every FMA loading and
+// storing its sum; `dwconv3x3_s2/<set>/112x112x96`.)
 template <class Arch>
 inline void dwconv3x3_window_row4_s1(const vfloat<Arch> (&c)[6], const vfloat<Arch>* w, vfloat<Arch>& a0,
                                      vfloat<Arch>& a1, vfloat<Arch>& a2, vfloat<Arch>& a3) {
@@ -44,7 +45,8 @@ inline lane_mask<Arch> lanes_below(int c, int k) {
 // What every output vector of a row sweep gets before it is stored: the activation, and
 // whether the shortcut is added (the shortcut pointers are then not null). Fixed at compile
 // time for the whole sweep: tested at each vector, the activation switch and the shortcut
-// test made the 7x7 layers (short rows) 30% slower on a Zen 1 core, the others 2-5%.
+// test are two branches per stored vector, and the layers of short rows lose most
+// (`dwconv3x3_s1/<set>/7x7x960` against `dwconv3x3_s1/<set>/56x56x144`).
 template <Activation activation, bool adds_shortcut>
 struct DepthwiseEpilogue {
     static constexpr Activation act = activation;
@@ -75,8 +77,9 @@ inline void dwconv3x3_store4(vfloat<Arch> a0, vfloat<Arch> a1, vfloat<Arch> a2, 
 // window is loaded once and feeds every output whose 3-wide window covers it (6 loads per ky
 // for 12 FMAs at stride 1, 9 for 12 at stride 2). Fully unrolled: compilers do not unroll
 // the generic loop nest on their own. The tiles are inlined into the row sweeps: called once
-// per tile, with the arguments that do not fit in registers passed on the stack, the stride-2
-// rows ran 17% and the row pairs 4-11% slower on a Zen 1 core.
+// per tile, they took the arguments that do not fit in registers through the stack at every
+// call (`dwconv3x3_s2/simd/fma3+avx2/112x112x96` for single rows, and the row pairs of
+// `dwconv3x3_s1_relu6/simd/fma3+avx2/56x56x96`).
 template <class Arch, class E, int stride>
 MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_interior4(const float* const rows[3], std::size_t at, int C,
                                                          const vfloat<Arch>* wv, vfloat<Arch> bias,
@@ -221,8 +224,9 @@ MOBILENEXT_ALWAYS_INLINE inline void dwconv3x3_tile_x2_of(int count, const float
 
 // Two consecutive output rows whose windows lie inside the image vertically (rows[0 ..
 // stride + 2] are input rows stride * oy - 1 .. stride * oy + stride + 1), one channel vector:
-// tiles of four pixels across, the first with the left padding, the last (one to four
-// pixels) with the right padding when its window passes the right edge.
+// the whole row in tiles of up to four pixels, the first with the left padding, the last (one
+// to four pixels) with the right padding when its window passes the right edge; a row of at
+// most four pixels is one tile.
 template <class Arch, class E, int stride>
 inline void dwconv3x3_row_pair_vector(const float* const rows[stride + 3], int width, int C, int c,
                                       const vfloat<Arch>* wv, vfloat<Arch> bias, const float* sc0,
@@ -256,8 +260,10 @@ inline void load_depthwise_vector(const DepthwiseWeights& w, int c, vfloat<Arch>
 }
 
 // Row pairs at stride 1: with 32 vector registers (AVX-512, NEON), and with 16 on FMA3 sets,
-// where the weights the registers do not hold are FMA operands from L1 (1.3-1.9x the single
-// rows on the 28x28-112x112 layers of a Zen 3 core).
+// where the weights the registers do not hold are FMA operands from L1: a four-pixel tile of a
+// pair takes 24 loads for 72 FMAs where two single-row tiles take 36, and runs eight
+// accumulator chains instead of four (the 28x28 to 112x112 layers,
+// `dwconv3x3_s1_relu6/simd/fma3+avx2/56x56x96`).
 template <class Arch>
 constexpr bool dwconv_row_pairs() {
     return vector_registers<Arch>() == 32 || has_fma3<Arch>();

@@ -8,9 +8,10 @@
 namespace mobilenext::kernels::simd {
 
 // The contract of reference::first_non_finite. The scan keeps one mask of |v| <= FLT_MAX
-// (false for NaN and infinities) over four vectors a step, so that it runs at the loads' rate
-// (an input of 224x224x3 floats is about 1% of the stem's time); the position is searched
-// for only when something is wrong.
+// (false for NaN and infinities) over four vectors a step, one branch per step, so that it
+// runs at the loads' rate; the position is searched for only when something is wrong. Every
+// pass of `network/<set>/...` scans its input first, before the stem
+// (`stem_conv3x3_s2_relu6/<set>/224x224x3->32`) reads it.
 template <class Arch>
 std::size_t first_non_finite(const float* values, std::size_t count) {
     using V = vfloat<Arch>;

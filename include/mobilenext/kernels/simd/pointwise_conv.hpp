@@ -14,10 +14,10 @@ namespace detail {
 
 // Rows of a register tile: accumulators fill 24 of the 32 vector registers of AVX-512 and
 // NEON, 12 of the 16 of SSE and AVX2; the rest hold weights and the broadcast input. A
-// one-vector tile stops at 10 rows: each row's input is at its own offset, and 24 of them
-// did not fit the 16 general registers (the compiler kept them on the stack and in vector
-// registers and reloaded them at every step; 10 rows ran 5-15% faster on an AVX-512 Xeon, the
-// network about 1% at width 0.35; the 12-row AVX2 tiles stop at 10 too, not timed there).
+// one-vector tile stops at 10 rows: each row's input is at its own offset, and 24 of them do
+// not fit the 16 general registers (the compiler keeps them on the stack and in vector
+// registers and reloads them at every step). The 12-row AVX2 tiles stop at 10 too. The
+// reductions to 16 channels show it: `pointwise_conv/simd/avx512bw/12544px/32->16`.
 template <class Arch>
 constexpr int tile_rows(int vectors) {
     return vectors == 1 ? std::min(10, accumulator_budget<Arch>()) : accumulator_budget<Arch>() / vectors;
@@ -34,8 +34,10 @@ constexpr int widest_column_tile() {
 
 // Columns per panel of the pointwise weights these kernels read best: with 16 registers one
 // panel per column tile of AVX2 (16 columns), so that a tile's weights are one contiguous
-// stream (in 64-column panels it read one line of every four, and the 7x7 layers, whose
-// weights come from memory, ran about 11% slower); with 32, 64 (a tile of 4 AVX-512 vectors).
+// stream the prefetchers run ahead on (in 64-column panels a tile reads one 64-byte line in
+// four of each panel row, and the 7x7 layers, whose weights come from memory, wait on them:
+// `network/simd/fma3+avx2/width:1.00/batch:1/threads:1`); with 32, 64 (a tile of 4 AVX-512
+// vectors).
 template <class Arch>
 constexpr int pointwise_panel() {
     return vector_registers<Arch>() == 32 ? kPointwisePanel : kChannelAlign;
@@ -128,8 +130,8 @@ MOBILENEXT_ALWAYS_INLINE inline void pointwise_tile_step(vfloat<Arch> (&acc)[row
 // prefetches (one per step, t.ahead_step apart, up to t.ahead_end), so a layer whose weights
 // come from L3 or memory does not wait on them tile after tile. The steps that prefetch go in
 // a loop of their own: with the prefetching's pointers live in every step, Clang ran out of
-// registers in the 6 x 4 tiles and kept accumulators and row offsets on the stack (the 1x1
-// layers at 50-80% of GCC's speed; with the loop split, the same).
+// registers in the 6 x 4 tiles and kept accumulators and row offsets on the stack
+// (`pointwise_conv/simd/avx512bw/...` built with Clang against the GCC build).
 // `Owner`: the instruction set of the kernel table the tile is compiled for. A half-vector tile
 // of AVX-512 (HalfVectorArch) runs AVX2 vectors, but is compiled with AVX-512's flags; as a
 // function of its own it is never merged with the AVX2 table's copy of the same tile
@@ -182,9 +184,9 @@ inline void pointwise_columns(const float* input, std::size_t pixels, const Poin
     if (count == 0) return;
     const std::size_t base = pixels / count, taller = pixels % count;
     // The tiles share the prefetching of the next column tile's weights (tile k its rows k,
-    // k + count, ...): all in the first tile, its loads waited behind the prefetches when the
-    // weights came from L3 (the 7x7 blocks' 1x1 layers 3-4% slower, the network 1.5-2%, on an
-    // AVX-512 Xeon).
+    // k + count, ...): issued all by the first tile, the prefetches went ahead of that tile's
+    // own loads, which waited behind them when the weights came from L3 (the 7x7 blocks' 1x1
+    // layers in `network/simd/avx512bw/width:1.00/batch:1/threads:1`).
     const std::size_t next_row = next_vectors > 0 ? std::size_t(w.panel_width(next_co)) : 0;
     const float* ahead = next_vectors > 0 ? w.at(0, next_co) : nullptr;
     ColumnTile t{w.at(0, co),
@@ -241,8 +243,8 @@ inline void with_column_tile_vectors(int count, const F& f) {
 // columns (the 8-channel reductions of widths 0.35-0.5, a 72-channel layer's last 8): on
 // AVX-512 the 256-bit AVX2 vectors, where a 512-bit tile would leave half its lanes idle and
 // a core that splits 512-bit FMAs in two, or has two 256-bit FMA units for one 512-bit, does
-// as many useful FLOPs per cycle (the 16 -> 8 layers 44-48 -> 74 GFLOP/s on the Zen 4). `void`
-// where there is none.
+// as many useful FLOPs per cycle (the 16 -> 8 reductions of width 0.35 in
+// `network/simd/avx512bw/width:0.35/batch:1/threads:1`). `void` where there is none.
 template <class Arch, class = void>
 struct HalfVectorArch {
     using type = void;

@@ -20,8 +20,8 @@ static_assert(kStemPatchFloats >= 9 * kMaxInputChannels, "room for one window of
 // The 3x3 windows of output pixels (oy, ox0 .. ox0 + n - 1) at stride 2, each as one row of
 // 9 * Ci values in the order of the packed weights' rows (ky, kx, ci); zeros where a window
 // passes the image's border. `channels` is Ci when fixed at compile time (else 0): the copies
-// of the RGB and one-channel windows are then a few vector moves (as loops with run-time
-// bounds they took a third as long as the GEMM).
+// of the RGB and one-channel windows are then a few vector moves, not loops with run-time
+// bounds around copies of 9 or 3 floats (`stem_conv3x3_s2_relu6/<set>/224x224x3->32`).
 template <int channels>
 inline void gather_stem_windows(const float* image, int height, int width, int Ci, int oy, int ox0, int n,
                                 float* patches) {
@@ -41,7 +41,7 @@ inline void gather_stem_windows(const float* image, int height, int width, int C
             const float* in = image + (std::size_t(y) * width + std::size_t(x0 + kx_begin)) * Ci;
             if (kx_begin == 0 && kx_end == 3) {
                 // A fixed-size copy is a few vector moves; std::copy_n became a call to memmove per
-                // window row (the gathering alone then took as long as the GEMM on an AVX-512 Xeon).
+                // window row (`stem_conv3x3_s2_relu6/<set>/224x224x3->32`).
                 if constexpr (channels != 0)
                     std::memcpy(patch, in, sizeof(float) * 3 * channels);
                 else
@@ -135,14 +135,23 @@ void stem_direct_row(const float* image, int width, int oy, int ox0, int n, cons
 // The stem (dense 3x3, stride 2, padding 1, ReLU6): the same contract as
 // reference::stem_conv3x3_s2_relu6, for in_channels <= kMaxInputChannels.
 //
-// A GEMM: each output pixel's window is gathered into a row of 9 * Ci values, and the rows of
-// a run of pixels go through the register tiles of the 1x1 convolution, the packed stem being
-// a pointwise weight matrix of 9 * Ci inputs in one panel. Every sum runs from the bias
-// through the taps in the weights' row order, as in the reference; the taps beyond the border
-// add products with zero, which change no sum. On a Zen 1 core this is about 20% faster than
-// the direct kernel it replaced (pixels in blocks sharing each tap's weight vectors), whose
-// 12 accumulators and 4 weight vectors did not fit the 16 AVX2 registers beside the broadcast
-// input, and it needs no separate path for the border pixels.
+// Output rows [out_row_begin, out_row_end) only: the network splits the stem into bands over
+// its threads or, a whole image per thread, computes its rows as the first block comes to need
+// them, still in L2 when the block reads them (network.hpp).
+//
+// A GEMM on register tiles of pixels x output channels, as in the 1x1 convolution, the packed
+// stem being a pointwise weight matrix of 9 * Ci inputs in one panel. For RGB images the
+// interior pixels of the rows whose windows lie inside the image are read straight from it
+// (stem_direct_row): window row ky of consecutive pixels lies 6 floats apart, so three row
+// pointers inside the image address a whole tile at constant offsets. The pixels whose
+// windows pass the border (row 0 and column 0, the last row or column of an odd size), and
+// every pixel of other channel counts, have their windows gathered into rows of 9 * Ci values
+// that go through pointwise_conv. Every sum runs from the bias through the taps in the
+// weights' row order, as in the reference; the gathered taps beyond the border add products
+// with zero, which change no sum. The tiles are sized to the registers: blocks of pixels
+// sharing each tap's weight vectors would need 12 accumulators and 4 weight vectors, which do
+// not fit the 16 AVX2 registers beside the broadcast input
+// (`stem_conv3x3_s2_relu6/simd/fma3+avx2/224x224x3->32`).
 template <class Arch = xsimd::default_arch>
 void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_row_begin, int out_row_end,
                            const StemWeights& w, float* output) {
@@ -169,8 +178,9 @@ void stem_conv3x3_s2_relu6(const float* image, int height, int width, int out_ro
     for (int oy = out_row_begin; oy < out_row_end; ++oy) {
         float* out_row = output + std::size_t(oy - out_row_begin) * ow * Co;
         if (Ci == 3 && oy >= 1 && 2 * oy + 1 < height && inner_end > 1) {
-            // RGB rows inside the image: the interior straight from the image (gathering the
-            // windows took about a third of the stem's time), the border columns gathered.
+            // RGB rows inside the image: the interior straight from the image (gathering copies
+            // every window, 27 floats a pixel, before the GEMM reads them again;
+            // `stem_conv3x3_s2_relu6/<set>/224x224x3->32`), the border columns gathered.
             gathered(oy, 0, 1, out_row);
             detail::stem_direct_row<Arch, 3>(image, width, oy, 1, inner_end - 1, gemm, out_row);
             gathered(oy, inner_end, ow, out_row);
