@@ -153,17 +153,8 @@ inline NetworkConfig infer_config(const StateDict& dict, const std::string& path
                     "stem " + shape_string(stem->second.shape) + ", classifier " + shape_string(head->second.shape));
 }
 
-inline ModelInfo read_model_info(const SafetensorsContents& contents, const std::string& path) {
-    ModelInfo info;
-    info.path = path;
-    info.metadata = contents.metadata;
-    if (const std::string* stored = find_metadata(contents.metadata, kChecksumKey)) {
-        if (*stored != contents.data_checksum)
-            throw LoadError(path, std::string("__metadata__.") + kChecksumKey, "tensor data of checksum " + *stored,
-                            contents.data_checksum + ": the data changed after conversion (corrupt or tampered file)");
-        info.checksum_verified = true;
-    }
-    info.identity_div_stated = find_metadata(contents.metadata, "mobilenext.identity_div") != nullptr;
+// The architecture: from the metadata (tools/convert.py), else inferred from the shapes.
+inline void read_architecture(const SafetensorsContents& contents, const std::string& path, ModelInfo& info) {
     const auto& m = contents.metadata;
     if (const std::string* width = find_metadata(m, "mobilenext.width")) {
         info.architecture_from_metadata = true;
@@ -192,7 +183,10 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
     } catch (const Error& e) {
         throw LoadError(path, "__metadata__", "a valid MobileNeXt architecture", e.what());
     }
+}
 
+// The evaluation transform (mobilenext.preprocess), with the channel count's defaults.
+inline void read_preprocessing(const std::map<std::string, std::string>& m, const std::string& path, ModelInfo& info) {
     if (const std::string* text = find_metadata(m, "mobilenext.preprocess")) {
         const std::string key = "__metadata__.mobilenext.preprocess";
         const nlohmann::json j = parse_metadata_json(path, "mobilenext.preprocess", *text);
@@ -231,7 +225,10 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
     if (p.mean.size() != channels || p.std.size() != channels)
         throw LoadError(path, "__metadata__.mobilenext.preprocess", std::to_string(channels) + " means and stds",
                         std::to_string(p.mean.size()) + " and " + std::to_string(p.std.size()));
+}
 
+// Class names (mobilenext.labels), one per class.
+inline void read_labels(const std::map<std::string, std::string>& m, const std::string& path, ModelInfo& info) {
     if (const std::string* text = find_metadata(m, "mobilenext.labels")) {
         const nlohmann::json j = parse_metadata_json(path, "mobilenext.labels", *text);
         if (!j.is_array()) throw LoadError(path, "__metadata__.mobilenext.labels", "a JSON list of names", j.type_name());
@@ -243,7 +240,10 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
             throw LoadError(path, "__metadata__.mobilenext.labels", std::to_string(info.config.num_classes) + " names",
                             std::to_string(info.labels.size()));
     }
+}
 
+// The stored input and logits (mobilenext.test_vector), checked against the configuration.
+inline void read_test_vector(const std::map<std::string, std::string>& m, const std::string& path, ModelInfo& info) {
     if (const std::string* text = find_metadata(m, "mobilenext.test_vector")) {
         const std::string key = "__metadata__.mobilenext.test_vector";
         const nlohmann::json j = parse_metadata_json(path, "mobilenext.test_vector", *text);
@@ -268,6 +268,24 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
             throw LoadError(path, key + ".output", std::to_string(outputs) + " values", std::to_string(tv.output.size()));
         info.test_vector = std::move(tv);
     }
+}
+
+// What a converted file says about its model; the data checksum verified when it stores one.
+inline ModelInfo read_model_info(const SafetensorsContents& contents, const std::string& path) {
+    ModelInfo info;
+    info.path = path;
+    info.metadata = contents.metadata;
+    if (const std::string* stored = find_metadata(contents.metadata, kChecksumKey)) {
+        if (*stored != contents.data_checksum)
+            throw LoadError(path, std::string("__metadata__.") + kChecksumKey, "tensor data of checksum " + *stored,
+                            contents.data_checksum + ": the data changed after conversion (corrupt or tampered file)");
+        info.checksum_verified = true;
+    }
+    info.identity_div_stated = find_metadata(contents.metadata, "mobilenext.identity_div") != nullptr;
+    read_architecture(contents, path, info);
+    read_preprocessing(contents.metadata, path, info);
+    read_labels(contents.metadata, path, info);
+    read_test_vector(contents.metadata, path, info);
     return info;
 }
 

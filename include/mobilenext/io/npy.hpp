@@ -243,11 +243,16 @@ private:
 }  // namespace internal::npy
 
 // Parses the bytes of a whole .npy file. `name` (usually the path) starts every error message.
-inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string& name) {
-    using namespace internal::npy;
-    const auto* p = static_cast<const unsigned char*>(bytes);
-    if (size > 0 && p == nullptr) internal::fail_file(name, name + ": no data (null pointer with size " + std::to_string(size) + ")");
+namespace internal::npy {
 
+// The preamble (magic, version, header length), checked against the file: where the header
+// starts and how long it is.
+struct Preamble {
+    std::size_t header_start = 0;
+    std::uint64_t header_length = 0;
+};
+
+inline Preamble read_preamble(const unsigned char* p, std::size_t size, const std::string& name) {
     const std::size_t prefix = sizeof kMagic + 2;
     if (size < prefix || std::memcmp(p, kMagic, sizeof kMagic) != 0)
         internal::fail_file(name, name + ": not a NumPy .npy file: expected the magic string '\\x93NUMPY', found '" +
@@ -267,21 +272,22 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
         internal::fail_file(name, name + ": truncated .npy file: the header declares " + std::to_string(header_length) +
                        " bytes but only " + std::to_string(size - header_start) + " follow the preamble");
 
-    const char* header = reinterpret_cast<const char*>(p + header_start);
-    const HeaderParser::Result h = HeaderParser(header, std::size_t(header_length), name).parse();
+    return {header_start, header_length};
+}
 
-    std::size_t item_size = 0;
-    if (h.descr == "<f4")
-        item_size = 4;
-    else if (h.descr == "<f8")
-        item_size = 8;
-    else if (h.descr == "<f2")
-        item_size = 2;
-    else
-        internal::fail_file(name, name + ": unsupported dtype '" + excerpt(h.descr.data(), h.descr.size()) +
-                       "': expected little-endian floats '<f4' (float32), '<f8' or '<f2'" +
-                       (h.descr.size() > 1 && h.descr[0] == '>' ? " (this file is big-endian)" : ""));
+// Bytes per element of a supported dtype (little-endian float32, float64, float16).
+inline std::size_t item_size_of(const std::string& descr, const std::string& name) {
+    if (descr == "<f4") return 4;
+    if (descr == "<f8") return 8;
+    if (descr == "<f2") return 2;
+    internal::fail_file(name, name + ": unsupported dtype '" + excerpt(descr.data(), descr.size()) +
+                                  "': expected little-endian floats '<f4' (float32), '<f8' or '<f2'" +
+                                  (descr.size() > 1 && descr[0] == '>' ? " (this file is big-endian)" : ""));
+}
 
+// Elements of `shape`: zero when any dimension is, otherwise a product that must not overflow.
+// Fortran order is refused where it changes the layout (two or more dimensions above 1).
+inline std::uint64_t element_count(const HeaderParser::Result& h, const std::string& name) {
     // Zero dimensions make an empty array whatever the others are; otherwise the product must
     // not overflow. Either way it is bounded by the bytes present below.
     std::uint64_t count = 1;
@@ -306,6 +312,44 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
                            shape_text(h.shape) + " (save np.ascontiguousarray(a) instead)");
     }
 
+    return count;
+}
+
+// Little-endian floats of `item_size` bytes to float32.
+inline void convert_values(const unsigned char* data, std::size_t n, std::size_t item_size, float* values) {
+    if (item_size == 4) {
+        if (host_is_little_endian()) {
+            if (n != 0) std::memcpy(values, data, n * 4);
+        } else {
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint32_t bits = std::uint32_t(load_le(data + 4 * i, 4));
+                std::memcpy(&values[i], &bits, 4);
+            }
+        }
+    } else if (item_size == 8) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t bits = load_le(data + 8 * i, 8);
+            double d;
+            std::memcpy(&d, &bits, 8);
+            values[i] = float(d);
+        }
+    } else {
+        for (std::size_t i = 0; i < n; ++i) values[i] = internal::half_to_float(std::uint16_t(load_le(data + 2 * i, 2)));
+    }
+}
+
+}  // namespace internal::npy
+
+inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string& name) {
+    using namespace internal::npy;
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    if (size > 0 && p == nullptr) internal::fail_file(name, name + ": no data (null pointer with size " + std::to_string(size) + ")");
+    const auto [header_start, header_length] = read_preamble(p, size, name);
+    const char* header = reinterpret_cast<const char*>(p + header_start);
+    const HeaderParser::Result h = HeaderParser(header, std::size_t(header_length), name).parse();
+    const std::size_t item_size = item_size_of(h.descr, name);
+    const std::uint64_t count = element_count(h, name);
+
     const std::size_t data_start = header_start + std::size_t(header_length);
     const std::size_t available = size - data_start;
     if (count > available / item_size)
@@ -323,28 +367,7 @@ inline NpyArray parse_npy(const void* bytes, std::size_t size, const std::string
     NpyArray out;
     out.shape = h.shape;
     out.values.resize(std::size_t(count));
-    const unsigned char* data = p + data_start;
-    float* values = out.values.data();
-    const std::size_t n = std::size_t(count);
-    if (item_size == 4) {
-        if (host_is_little_endian()) {
-            if (n != 0) std::memcpy(values, data, data_bytes);
-        } else {
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::uint32_t bits = std::uint32_t(load_le(data + 4 * i, 4));
-                std::memcpy(&values[i], &bits, 4);
-            }
-        }
-    } else if (item_size == 8) {
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint64_t bits = load_le(data + 8 * i, 8);
-            double d;
-            std::memcpy(&d, &bits, 8);
-            values[i] = float(d);
-        }
-    } else {
-        for (std::size_t i = 0; i < n; ++i) values[i] = internal::half_to_float(std::uint16_t(load_le(data + 2 * i, 2)));
-    }
+    convert_values(p + data_start, std::size_t(count), item_size, out.values.data());
     return out;
 }
 

@@ -110,43 +110,51 @@ inline constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 34;
 
 }  // namespace internal
 
-// Parses a whole safetensors file held in memory. `file` names it in error messages.
-inline SafetensorsContents parse_safetensors(const void* data, std::size_t size, const std::string& file) {
-    using nlohmann::json;
-    const auto fail = [&file](const std::string& tensor, const std::string& expected, const std::string& found) {
-        throw LoadError(file, tensor, expected, found);
-    };
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    // torch.save writes a zip archive (PyTorch >= 1.6) or a pickle stream (protocol 2 and up
-    // start with 0x80 and the protocol number): the users' most common mistake is to pass one.
+namespace internal {
+
+[[noreturn]] inline void safetensors_fail(const std::string& file, const std::string& tensor,
+                                          const std::string& expected, const std::string& found) {
+    throw LoadError(file, tensor, expected, found);
+}
+
+// The header's length, checked against the file; torch.save's zip archives (PyTorch >= 1.6) and
+// pickle streams (protocol 2 and up start with 0x80 and the protocol number) are named as such:
+// the users' most common mistake is to pass one.
+inline std::uint64_t safetensors_header_length(const unsigned char* bytes, std::size_t size, const std::string& file) {
     const bool zip = size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0;
     const bool pickle = size >= 2 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5;
     if (zip || pickle)
-        fail("", "a safetensors file",
-             std::string("a PyTorch checkpoint (") + (zip ? "a torch.save zip archive" : "a pickle stream") +
-                 "): convert it first with /usr/bin/python3 tools/convert.py CHECKPOINT -o MODEL.safetensors "
-                 "--identity-div D");
-    if (size < 8) fail("", "a safetensors file (8-byte header length, JSON header, data)", std::to_string(size) + " bytes");
-    const std::uint64_t header_len = internal::read_le_u64(bytes);
+        safetensors_fail(file, "", "a safetensors file",
+                         std::string("a PyTorch checkpoint (") + (zip ? "a torch.save zip archive" : "a pickle stream") +
+                             "): convert it first with /usr/bin/python3 tools/convert.py CHECKPOINT -o "
+                             "MODEL.safetensors --identity-div D");
+    if (size < 8)
+        safetensors_fail(file, "", "a safetensors file (8-byte header length, JSON header, data)",
+                         std::to_string(size) + " bytes");
+    const std::uint64_t header_len = read_le_u64(bytes);
     if (header_len > size - 8)
-        fail("", "a header of at most " + std::to_string(size - 8) + " bytes (the rest of the file)",
-             "header length " + std::to_string(header_len));
-    if (header_len > internal::kMaxHeaderBytes)
-        fail("", "a header of at most " + std::to_string(internal::kMaxHeaderBytes) + " bytes",
-             std::to_string(header_len));
-    if (header_len < 2 || bytes[8] != '{') fail("", "a JSON object as header", "something else (not a safetensors file?)");
-    const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
-    const unsigned char* data_begin = bytes + 8 + header_len;
-    const std::uint64_t data_size = size - 8 - header_len;
+        safetensors_fail(file, "", "a header of at most " + std::to_string(size - 8) + " bytes (the rest of the file)",
+                         "header length " + std::to_string(header_len));
+    if (header_len > kMaxHeaderBytes)
+        safetensors_fail(file, "", "a header of at most " + std::to_string(kMaxHeaderBytes) + " bytes",
+                         std::to_string(header_len));
+    if (header_len < 2 || bytes[8] != '{')
+        safetensors_fail(file, "", "a JSON object as header", "something else (not a safetensors file?)");
+    return header_len;
+}
 
-    // Duplicate keys would make the meaning of a file depend on the parser; deep nesting has
-    // no place in a safetensors header. Both are refused while parsing.
+// Duplicate keys would make the meaning of a file depend on the parser; deep nesting has no
+// place in a safetensors header. Both are refused while parsing.
+inline nlohmann::json parse_safetensors_header(const char* begin, std::uint64_t length, const std::string& file) {
+    using nlohmann::json;
     std::vector<std::set<std::string>> open_objects;
     const auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
         switch (event) {
             case json::parse_event_t::object_start:
             case json::parse_event_t::array_start:
-                if (depth > 3) fail("", "a safetensors header (nesting depth <= 3)", "nesting depth " + std::to_string(depth));
+                if (depth > 3)
+                    safetensors_fail(file, "", "a safetensors header (nesting depth <= 3)",
+                                     "nesting depth " + std::to_string(depth));
                 if (event == json::parse_event_t::object_start) open_objects.emplace_back();
                 break;
             case json::parse_event_t::object_end:
@@ -154,7 +162,7 @@ inline SafetensorsContents parse_safetensors(const void* data, std::size_t size,
                 break;
             case json::parse_event_t::key:
                 if (!open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second)
-                    fail(parsed.get<std::string>(), "unique keys in the JSON header", "a duplicate key");
+                    safetensors_fail(file, parsed.get<std::string>(), "unique keys in the JSON header", "a duplicate key");
                 break;
             default: break;
         }
@@ -162,104 +170,150 @@ inline SafetensorsContents parse_safetensors(const void* data, std::size_t size,
     };
     json header;
     try {
-        header = json::parse(header_begin, header_begin + header_len, callback);
+        header = json::parse(begin, begin + length, callback);
     } catch (const json::exception& e) {
-        fail("", "a valid JSON header", std::string("invalid JSON (") + e.what() + ")");
+        safetensors_fail(file, "", "a valid JSON header", std::string("invalid JSON (") + e.what() + ")");
     }
-    if (!header.is_object()) fail("", "a JSON object as header", header.type_name());
+    if (!header.is_object()) safetensors_fail(file, "", "a JSON object as header", header.type_name());
+    return header;
+}
 
-    SafetensorsContents out;
-    struct Extent { std::uint64_t begin, end; std::string name; };
-    std::vector<Extent> extents;
-    for (auto it = header.begin(); it != header.end(); ++it) {
-        const std::string& name = it.key();
-        const json& entry = it.value();
-        if (name == "__metadata__") {
-            if (!entry.is_object()) fail(name, "an object of strings", entry.type_name());
-            for (auto m = entry.begin(); m != entry.end(); ++m) {
-                if (!m.value().is_string()) fail("__metadata__." + m.key(), "a string value", m.value().type_name());
-                out.metadata[m.key()] = m.value().get<std::string>();
-            }
-            continue;
-        }
-        if (!entry.is_object()) fail(name, "an object {dtype, shape, data_offsets}", entry.type_name());
-        const auto field = [&](const char* key) -> const json& {
-            const auto f = entry.find(key);
-            if (f == entry.end()) fail(name, std::string("a '") + key + "' field", "none");
-            return *f;
-        };
-        const json& dtype_json = field("dtype");
-        const json& shape_json = field("shape");
-        const json& offsets_json = field("data_offsets");
-        if (!dtype_json.is_string()) fail(name, "dtype as a string", dtype_json.type_name());
-        const std::string dtype = dtype_json.get<std::string>();
-        const std::size_t element_size = internal::dtype_size(dtype);
-        if (element_size == 0) fail(name, "a safetensors dtype (F32, F16, BF16, ...)", "dtype '" + dtype + "'");
-        if (!shape_json.is_array()) fail(name, "shape as an array", shape_json.type_name());
-        std::vector<std::int64_t> shape;
-        std::uint64_t elements = 1;
-        for (const json& d : shape_json) {
-            if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<std::int64_t>() >= 0))
-                fail(name, "non-negative integer dimensions", "shape " + shape_json.dump());
-            const std::uint64_t dim = d.get<std::uint64_t>();
-            if (dim > internal::kMaxElements || (dim != 0 && elements > internal::kMaxElements / dim))
-                fail(name, "at most 2^34 elements", "shape " + shape_json.dump());
-            elements *= dim;
-            shape.push_back(std::int64_t(dim));
-        }
-        if (!offsets_json.is_array() || offsets_json.size() != 2 || !offsets_json[0].is_number_unsigned() ||
-            !offsets_json[1].is_number_unsigned())
-            fail(name, "data_offsets as [begin, end] of non-negative integers", offsets_json.dump());
-        const std::uint64_t begin = offsets_json[0].get<std::uint64_t>(), end = offsets_json[1].get<std::uint64_t>();
-        if (begin > end || end > data_size)
-            fail(name, "data_offsets within the " + std::to_string(data_size) + " data bytes", offsets_json.dump());
-        if (end - begin != elements * element_size)
-            fail(name, std::to_string(elements * element_size) + " bytes for " + dtype + " shape " + shape_string(shape),
-                 std::to_string(end - begin) + " bytes (data_offsets " + offsets_json.dump() + ")");
-        extents.push_back({begin, end, name});
+// One tensor's header entry, checked: a known dtype, a shape of at most 2^34 elements, and
+// data_offsets that fit the data section and the shape.
+struct TensorEntry {
+    std::string dtype;
+    std::size_t element_size = 0;
+    std::vector<std::int64_t> shape;
+    std::uint64_t elements = 1, begin = 0, end = 0;
+};
 
-        const unsigned char* src = data_begin + begin;
-        if (dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "F64") {
-            HostTensor t{shape, std::vector<float>(elements)};
-            for (std::uint64_t i = 0; i < elements; ++i) {
-                const unsigned char* p = src + i * element_size;
-                if (dtype == "F32") {
-                    if (internal::kLittleEndian) {  // the file's byte order: one copy of the whole tensor
-                        std::memcpy(t.values.data(), src, elements * 4);
-                        break;
-                    }
-                    const std::uint32_t bits = std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
-                                               std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
-                    std::memcpy(&t.values[i], &bits, 4);
-                } else if (dtype == "F64") {
-                    const std::uint64_t bits = internal::read_le_u64(p);
-                    double d;
-                    std::memcpy(&d, &bits, 8);
-                    t.values[i] = float(d);
-                } else {
-                    const std::uint16_t bits = std::uint16_t(p[0] | p[1] << 8);
-                    t.values[i] = dtype == "F16" ? internal::half_to_float(bits) : internal::bfloat16_to_float(bits);
-                }
-            }
-            out.tensors.emplace(name, std::move(t));
+inline TensorEntry read_tensor_entry(const std::string& name, const nlohmann::json& entry, std::uint64_t data_size,
+                                     const std::string& file) {
+    using nlohmann::json;
+    const auto fail = [&](const std::string& expected, const std::string& found) {
+        safetensors_fail(file, name, expected, found);
+    };
+    if (!entry.is_object()) fail("an object {dtype, shape, data_offsets}", entry.type_name());
+    const auto field = [&](const char* key) -> const json& {
+        const auto f = entry.find(key);
+        if (f == entry.end()) fail(std::string("a '") + key + "' field", "none");
+        return *f;
+    };
+    const json& dtype_json = field("dtype");
+    const json& shape_json = field("shape");
+    const json& offsets_json = field("data_offsets");
+    TensorEntry t;
+    if (!dtype_json.is_string()) fail("dtype as a string", dtype_json.type_name());
+    t.dtype = dtype_json.get<std::string>();
+    t.element_size = dtype_size(t.dtype);
+    if (t.element_size == 0) fail("a safetensors dtype (F32, F16, BF16, ...)", "dtype '" + t.dtype + "'");
+    if (!shape_json.is_array()) fail("shape as an array", shape_json.type_name());
+    for (const json& d : shape_json) {
+        if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<std::int64_t>() >= 0))
+            fail("non-negative integer dimensions", "shape " + shape_json.dump());
+        const std::uint64_t dim = d.get<std::uint64_t>();
+        if (dim > kMaxElements || (dim != 0 && t.elements > kMaxElements / dim))
+            fail("at most 2^34 elements", "shape " + shape_json.dump());
+        t.elements *= dim;
+        t.shape.push_back(std::int64_t(dim));
+    }
+    if (!offsets_json.is_array() || offsets_json.size() != 2 || !offsets_json[0].is_number_unsigned() ||
+        !offsets_json[1].is_number_unsigned())
+        fail("data_offsets as [begin, end] of non-negative integers", offsets_json.dump());
+    t.begin = offsets_json[0].get<std::uint64_t>();
+    t.end = offsets_json[1].get<std::uint64_t>();
+    if (t.begin > t.end || t.end > data_size)
+        fail("data_offsets within the " + std::to_string(data_size) + " data bytes", offsets_json.dump());
+    if (t.end - t.begin != t.elements * t.element_size)
+        fail(std::to_string(t.elements * t.element_size) + " bytes for " + t.dtype + " shape " + shape_string(t.shape),
+             std::to_string(t.end - t.begin) + " bytes (data_offsets " + offsets_json.dump() + ")");
+    return t;
+}
+
+inline bool is_float_dtype(const std::string& dtype) {
+    return dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "F64";
+}
+
+// A floating-point tensor's values as float32, from the file's little-endian bytes.
+inline HostTensor tensor_values(const TensorEntry& t, const unsigned char* src) {
+    HostTensor out{t.shape, std::vector<float>(t.elements)};
+    if (t.dtype == "F32" && kLittleEndian) {  // the file's byte order: one copy of the whole tensor
+        std::memcpy(out.values.data(), src, t.elements * 4);
+        return out;
+    }
+    for (std::uint64_t i = 0; i < t.elements; ++i) {
+        const unsigned char* p = src + i * t.element_size;
+        if (t.dtype == "F32") {
+            const std::uint32_t bits = std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
+                                       std::uint32_t(p[3]) << 24;
+            std::memcpy(&out.values[i], &bits, 4);
+        } else if (t.dtype == "F64") {
+            const std::uint64_t bits = read_le_u64(p);
+            double d;
+            std::memcpy(&d, &bits, 8);
+            out.values[i] = float(d);
         } else {
-            out.skipped.insert(name);
+            const std::uint16_t bits = std::uint16_t(p[0] | p[1] << 8);
+            out.values[i] = t.dtype == "F16" ? half_to_float(bits) : bfloat16_to_float(bits);
         }
     }
-    // Tensors may not share bytes: a file whose tensors alias each other is not what any writer
-    // makes. Sorted by start, each non-empty extent must begin after every earlier one ended.
+    return out;
+}
+
+// Tensors may not share bytes: a file whose tensors alias each other is not what any writer
+// makes. Sorted by start, each non-empty extent must begin after every earlier one ended.
+struct Extent {
+    std::uint64_t begin, end;
+    std::string name;
+};
+
+inline void check_no_overlap(std::vector<Extent> extents, const std::string& file) {
     std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) { return a.begin < b.begin; });
     std::uint64_t covered_end = 0;
     const std::string* covered_by = nullptr;
     for (const Extent& x : extents) {
         if (x.begin == x.end) continue;
         if (covered_by != nullptr && x.begin < covered_end)
-            fail(x.name, "data not overlapping other tensors", "bytes shared with '" + *covered_by + "'");
+            safetensors_fail(file, x.name, "data not overlapping other tensors", "bytes shared with '" + *covered_by + "'");
         if (x.end > covered_end) {
             covered_end = x.end;
             covered_by = &x.name;
         }
     }
+}
+
+}  // namespace internal
+
+// Parses a whole safetensors file held in memory. `file` names it in error messages.
+inline SafetensorsContents parse_safetensors(const void* data, std::size_t size, const std::string& file) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    const std::uint64_t header_len = internal::safetensors_header_length(bytes, size, file);
+    const nlohmann::json header =
+        internal::parse_safetensors_header(reinterpret_cast<const char*>(bytes + 8), header_len, file);
+    const unsigned char* data_begin = bytes + 8 + header_len;
+    const std::uint64_t data_size = size - 8 - header_len;
+
+    SafetensorsContents out;
+    std::vector<internal::Extent> extents;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        const std::string& name = it.key();
+        if (name == "__metadata__") {
+            if (!it.value().is_object()) internal::safetensors_fail(file, name, "an object of strings", it.value().type_name());
+            for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+                if (!m.value().is_string())
+                    internal::safetensors_fail(file, "__metadata__." + m.key(), "a string value", m.value().type_name());
+                out.metadata[m.key()] = m.value().get<std::string>();
+            }
+            continue;
+        }
+        const internal::TensorEntry t = internal::read_tensor_entry(name, it.value(), data_size, file);
+        extents.push_back({t.begin, t.end, name});
+        if (internal::is_float_dtype(t.dtype))
+            out.tensors.emplace(name, internal::tensor_values(t, data_begin + t.begin));
+        else
+            out.skipped.insert(name);
+    }
+    internal::check_no_overlap(std::move(extents), file);
     if (out.metadata.count(kChecksumKey)) out.data_checksum = data_checksum(data_begin, std::size_t(data_size));
     return out;
 }
