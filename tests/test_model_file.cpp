@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <mobilenext/io/model_file.hpp>
 #include <mobilenext/io/npy.hpp>
 #include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
@@ -519,7 +520,7 @@ TEST(ModelFile, MalformedTestVector) {
     };
     expect_error(load_error(dict, {{"mobilenext.test_vector", "{"}}), key, {"JSON text"});
     expect_error(load_error(dict, {{"mobilenext.test_vector", R"({"input": []})"}}), key,
-                 {"an object with input_shape, input, output"});
+                 {"an object with input_shape, input (or input_seed), output"});
     expect_error(load_error(dict, with("input_shape", {1, 1, 32, 32})), key + ".input_shape", {"[N, 3, H, W]"});
     expect_error(load_error(dict, with("input_shape", {1, 3, 32})), key + ".input_shape", {"[N, 3, H, W]"});
     expect_error(load_error(dict, with("input_shape", {1, 3, 32, 0.5})), key + ".input_shape", {"4 positive sizes"});
@@ -674,6 +675,28 @@ TEST(ModelFile, APyTorchCheckpointIsNamedAsSuch) {
             EXPECT_NE(std::string(e.what()).find("tools/convert.py"), std::string::npos) << e.what();
         }
     }
+}
+
+// The converter stores the test vector's input as a seed; the loader makes the same values.
+TEST(ModelFile, TestVectorInputFromASeedIsTheConvertersSequence) {
+    // tools/convert.py's test_vector_input(0, 4), as numpy computes it.
+    EXPECT_EQ(internal::test_vector_input(0, 4),
+              (std::vector<float>{0x1.8882ap+0f, -0x1.18762p-2f, -0x1.e4ee8cp+0f, 0x1.e22eep+0f}));
+    const NetworkConfig config = make_config(0.35);
+    const StateDict dict = random_dict(config);
+    const Model model = Model::from_state_dict(config, dict);
+    const std::vector<float> input = internal::test_vector_input(7, std::size_t(3) * 65 * 65);
+    const Tensor logits = model.forward(Tensor::from_nchw(input.data(), 1, 3, 65, 65));
+    nlohmann::json j;
+    j["input_shape"] = {1, 3, 65, 65};
+    j["input_seed"] = 7;
+    j["output"] = std::vector<float>(logits.data(), logits.data() + logits.size());
+    Metadata m = architecture_metadata(config, "0.35");
+    m["mobilenext.test_vector"] = j.dump();
+    EXPECT_EQ(load_dict(dict, m).info().test_vector_status, TestVectorStatus::checked);
+    j["input_seed"] = 8;
+    m["mobilenext.test_vector"] = j.dump();
+    expect_error(load_error(dict, m), "__metadata__.mobilenext.test_vector", {"does not compute"});
 }
 
 }  // namespace

@@ -39,6 +39,24 @@ inline const std::string* find_metadata(const std::map<std::string, std::string>
 // that preprocessing an image stays in tens of MB (a resize to 16384 spent 1.7 GB per image).
 inline constexpr int kMaxPreprocessSize = 2048;
 
+// The converter's test-vector input from a seed instead of stored values (tools/convert.py,
+// test_vector_input): splitmix64's sequence, value k of it as (x >> 40) * 2^-22 - 2, exactly a
+// float in [-2, 2). 12,675 values of a 65x65 RGB input cost as JSON text about as long to
+// parse as the rest of the load's checks.
+inline std::vector<float> test_vector_input(std::uint64_t seed, std::size_t count) {
+    std::vector<float> values(count);
+    std::uint64_t state = seed;
+    for (float& v : values) {
+        state += 0x9E3779B97F4A7C15ULL;
+        std::uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        v = float(z >> 40) * 0x1p-22f - 2.0f;
+    }
+    return values;
+}
+
 // Metadata values nest two levels at most (the test vector's object of arrays). Deeper text
 // is refused while parsing, before a deep tree exists: its recursive dump() in an error
 // message, or the parse itself, would overflow the stack.
@@ -247,8 +265,10 @@ inline void read_test_vector(const std::map<std::string, std::string>& m, const 
     if (const std::string* text = find_metadata(m, "mobilenext.test_vector")) {
         const std::string key = "__metadata__.mobilenext.test_vector";
         const nlohmann::json j = parse_metadata_json(path, "mobilenext.test_vector", *text);
-        if (!j.is_object() || !j.contains("input_shape") || !j.contains("input") || !j.contains("output"))
-            throw LoadError(path, key, "an object with input_shape, input, output", j.dump().substr(0, 60));
+        if (!j.is_object() || !j.contains("input_shape") || !(j.contains("input") || j.contains("input_seed")) ||
+            !j.contains("output"))
+            throw LoadError(path, key, "an object with input_shape, input (or input_seed), output",
+                            j.dump().substr(0, 60));
         TestVector tv;
         std::uint64_t count = 1;
         for (float d : json_floats(path, key + ".input_shape", j["input_shape"])) {
@@ -259,7 +279,13 @@ inline void read_test_vector(const std::map<std::string, std::string>& m, const 
         if (tv.input_shape.size() != 4 || tv.input_shape[1] != info.config.in_channels || count > (1u << 26))
             throw LoadError(path, key + ".input_shape",
                             "[N, " + std::to_string(info.config.in_channels) + ", H, W]", j["input_shape"].dump());
-        tv.input = json_floats(path, key + ".input", j["input"]);
+        if (j.contains("input")) {
+            tv.input = json_floats(path, key + ".input", j["input"]);
+        } else {
+            const nlohmann::json& seed = j["input_seed"];
+            if (!seed.is_number_unsigned()) throw LoadError(path, key + ".input_seed", "a non-negative integer", seed.dump());
+            tv.input = test_vector_input(seed.get<std::uint64_t>(), std::size_t(count));
+        }
         tv.output = json_floats(path, key + ".output", j["output"]);
         if (tv.input.size() != count)
             throw LoadError(path, key + ".input", std::to_string(count) + " values", std::to_string(tv.input.size()));

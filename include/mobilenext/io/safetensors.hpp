@@ -48,33 +48,39 @@ struct SafetensorsContents {
 inline constexpr const char* kChecksumKey = "mobilenext.checksum";
 
 // A checksum of a file's tensor data, as tools/safetensors_io.py computes it: the data as
-// little-endian 64-bit words (zero-padded), each word w_i mixed as fmix64(w_i ^ i * golden
-// ratio), the results summed modulo 2^64, with the byte count. Any change of one word changes
-// its term (fmix64 is a bijection); the index keeps swapped words apart. One multiply-xorshift
-// chain per word, the words independent of one another but for the sum, so the core overlaps
-// their chains; part of the load in "file to first result" of `mobilenext bench`.
+// little-endian 64-bit words (the last zero-padded), each word w_i mixed as y = (w_i ^ i * the
+// golden ratio) * M, y ^ (y >> 32), and the results summed modulo 2^64; with the byte count. A
+// multiply by an odd constant and an xorshift are both bijections, so any change of one word
+// changes its term and the sum; the index keeps swapped words apart. It guards against
+// corruption and edits, not forgery (whoever edits the data can edit the checksum). One
+// multiply a word, the words' chains overlapping: "file to first result" in BENCHMARKS.md.
 inline std::string data_checksum(const unsigned char* data, std::size_t size) {
-    const auto fmix64 = [](std::uint64_t x) {
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdULL;
-        x ^= x >> 33;
-        x *= 0xc4ceb9fe1a85ec53ULL;
-        return x ^ (x >> 33);
+    constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL, kMultiplier = 0xFF51AFD7ED558CCDULL;
+    const auto term = [](std::uint64_t x) {
+        x *= kMultiplier;
+        return x ^ (x >> 32);
     };
-    std::uint64_t sum = 0;
+    const auto little_endian_word = [](const unsigned char* p, std::size_t bytes) {
+        std::uint64_t w = 0;
+        for (std::size_t b = bytes; b-- > 0;) w = (w << 8) | p[b];
+        return w;
+    };
+    const std::uint16_t probe = 1;
+    unsigned char low_byte_first = 0;
+    std::memcpy(&low_byte_first, &probe, 1);
+    std::uint64_t sum = 0, key = 0;  // key = i * kGolden, kept by addition
     const std::size_t words = size / 8;
-    for (std::size_t i = 0; i < words; ++i) {
-        std::uint64_t w = 0;
-        for (int b = 7; b >= 0; --b) w = (w << 8) | data[i * 8 + std::size_t(b)];
-        sum += fmix64(w ^ (std::uint64_t(i) * 0x9E3779B97F4A7C15ULL));
+    for (std::size_t i = 0; i < words; ++i, key += kGolden) {
+        std::uint64_t w;
+        if (low_byte_first)
+            std::memcpy(&w, data + i * 8, 8);
+        else
+            w = little_endian_word(data + i * 8, 8);
+        sum += term(w ^ key);
     }
-    if (size % 8 != 0) {
-        std::uint64_t w = 0;
-        for (std::size_t b = size; b-- > words * 8;) w = (w << 8) | data[b];
-        sum += fmix64(w ^ (std::uint64_t(words) * 0x9E3779B97F4A7C15ULL));
-    }
+    if (size % 8 != 0) sum += term(little_endian_word(data + words * 8, size % 8) ^ key);
     char text[64];
-    std::snprintf(text, sizeof text, "fmix64-sum:%016llx:%llu", static_cast<unsigned long long>(sum),
+    std::snprintf(text, sizeof text, "mix64-sum:%016llx:%llu", static_cast<unsigned long long>(sum),
                   static_cast<unsigned long long>(size));
     return text;
 }

@@ -34,7 +34,8 @@ namespace internal {
 // tensors the topology does not have are reported instead of ignored.
 class StateDictReader {
 public:
-    StateDictReader(const StateDict& dict, std::string source) : dict_(dict), source_(std::move(source)) {}
+    StateDictReader(const StateDict& dict, std::string source, const kernels::KernelTable& kernels)
+        : dict_(dict), source_(std::move(source)), kernels_(&kernels) {}
 
     const HostTensor& get(const std::string& name, const std::vector<std::int64_t>& shape) {
         const auto it = dict_.find(name);
@@ -82,23 +83,29 @@ public:
     }
 
     const std::string& source() const noexcept { return source_; }
+    const kernels::KernelTable& kernels() const noexcept { return *kernels_; }
 
 private:
     const StateDict& dict_;
     std::string source_;
+    const kernels::KernelTable* kernels_;
     std::set<std::string> used_;
 };
 
 // Finite weights can still multiply to infinities with their folded BatchNorm scale: the
-// values the kernels will use are checked once they are packed.
+// values the kernels will use are checked once they are packed, with the model's own kernel
+// set (a scalar loop over the packed weights took as long as the rest of the load; see
+// "file to first result" in BENCHMARKS.md).
 template <class Packed>
-const Packed& check_packed_finite(const Packed& p, const std::string& source, const std::string& conv) {
-    for (const AlignedBuffer* buffer : {&p.weights, &p.bias})
-        for (std::size_t i = 0; i < buffer->size(); ++i)
-            if (!std::isfinite((*buffer)[i]))
-                throw LoadError(source, conv + ".weight", "weights that stay finite once BatchNorm is folded into them",
-                                std::to_string((*buffer)[i]) + (buffer == &p.weights ? " in the folded weights"
-                                                                                      : " in the folded bias"));
+const Packed& check_packed_finite(const Packed& p, const std::string& source, const std::string& conv,
+                                  const kernels::KernelTable& k) {
+    for (const AlignedBuffer* buffer : {&p.weights, &p.bias}) {
+        const std::size_t bad = k.first_non_finite(buffer->data(), buffer->size());
+        if (bad != buffer->size())
+            throw LoadError(source, conv + ".weight", "weights that stay finite once BatchNorm is folded into them",
+                            std::to_string((*buffer)[bad]) + (buffer == &p.weights ? " in the folded weights"
+                                                                                    : " in the folded bias"));
+    }
     return p;
 }
 
@@ -107,7 +114,7 @@ inline PackedStem read_stem(StateDictReader& r, const ConvBnLayer& layer, int in
     const FoldedBatchNorm f = r.batch_norm(layer.bn, channels);
     PackedStem p = pack_stem(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(),
                              f.bias.data(), in_channels, channels);
-    check_packed_finite(p, r.source(), layer.conv);
+    check_packed_finite(p, r.source(), layer.conv, r.kernels());
     return p;
 }
 
@@ -116,7 +123,7 @@ inline PackedDepthwise read_depthwise(StateDictReader& r, const ConvBnLayer& lay
     const FoldedBatchNorm f = r.batch_norm(layer.bn, channels);
     PackedDepthwise p = pack_depthwise(r.get(layer.conv + ".weight", layer.weight_shape).values.data(),
                                        f.scale.data(), f.bias.data(), channels);
-    check_packed_finite(p, r.source(), layer.conv);
+    check_packed_finite(p, r.source(), layer.conv, r.kernels());
     return p;
 }
 
@@ -124,7 +131,7 @@ inline PackedPointwise read_pointwise(StateDictReader& r, const ConvBnLayer& lay
     const FoldedBatchNorm f = r.batch_norm(layer.bn, out);
     PackedPointwise p = pack_pointwise(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(),
                                        f.bias.data(), in, out, panel);
-    check_packed_finite(p, r.source(), layer.conv);
+    check_packed_finite(p, r.source(), layer.conv, r.kernels());
     return p;
 }
 
@@ -142,7 +149,7 @@ public:
     Network(const NetworkConfig& config, const StateDict& weights, const kernels::KernelTable& kernels,
             const std::string& source = "state dict")
         : topology_(derive_topology(config)), k_(&kernels) {
-        internal::StateDictReader r(weights, source);
+        internal::StateDictReader r(weights, source, kernels);
         const Topology& t = topology_;
         std::vector<SandglassWeights> block_weights(t.blocks.size());
         for (const ConvBnLayer& layer : conv_bn_layers(t)) {
@@ -169,7 +176,7 @@ public:
         // store and a load; a 64-column panel runs four times as many of those chains side by
         // side as a 16-column one (`fully_connected/<set>/batch:1/1280->1000`).
         classifier_ = pack_pointwise(fc_w.values.data(), nullptr, fc_b.values.data(), t.last_channels, config.num_classes);
-        internal::check_packed_finite(classifier_, source, "classifier.1");
+        internal::check_packed_finite(classifier_, source, "classifier.1", kernels);
         r.check_all_used();
     }
 

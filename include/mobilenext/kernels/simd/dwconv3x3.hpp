@@ -276,6 +276,53 @@ constexpr bool dwconv_row_pairs_s2() {
     return vector_registers<Arch>() == 32;
 }
 
+// Window rows [ky_begin, ky_end) of output row oy that lie inside the image. (Templates on
+// the instruction set, like every function of these headers, so that no function is shared
+// between the translation units of different instruction sets.)
+template <class Arch>
+MOBILENEXT_ALWAYS_INLINE inline std::pair<int, int> window_rows(const DepthwiseRows& r, int oy) {
+    return std::pair<int, int>(oy * r.stride == 0 ? 1 : 0, std::min(3, r.height - oy * r.stride + 1));
+}
+
+// Row ky of output row oy's window, for the rows inside the image (the others are never read
+// and are left pointing at `input`).
+template <class Arch>
+MOBILENEXT_ALWAYS_INLINE inline void window_row_pointers(const float* input, const DepthwiseRows& r, int oy,
+                                                         std::size_t row_floats, const float* (&rows)[3]) {
+    const auto [ky_begin, ky_end] = window_rows<Arch>(r, oy);
+    for (int ky = 0; ky < 3; ++ky)
+        rows[ky] = ky >= ky_begin && ky < ky_end ? input + r.input_row(oy * r.stride + ky - 1) * row_floats : input;
+}
+
+// Fewer channels than one vector: the sums of dwconv3x3_rows one lane at a time.
+template <class Arch, Activation act>
+void dwconv3x3_rows_narrow(const float* input, const DepthwiseRows& r, const DepthwiseWeights& w,
+                           const PartialShortcut& shortcut, float* output) {
+    const int C = w.channels, cs = w.channel_stride, W = r.width, s = r.stride;
+    const int ow = conv3x3_output_size(W, s);
+    const std::size_t row_floats = std::size_t(W) * C;
+    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
+        const auto [ky_begin, ky_end] = window_rows<Arch>(r, oy);
+        const float* rows[3];
+        window_row_pointers<Arch>(input, r, oy, row_floats, rows);
+        const std::size_t row_offset = std::size_t(oy - r.out_row_begin) * ow * C;
+        const float* sc = shortcut.input ? shortcut.input + row_offset : nullptr;
+        float* out = output + row_offset;
+        for (int ox = 0; ox < ow; ++ox) {
+            const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
+            for (int c = 0; c < C; ++c) {
+                float acc = w.bias[c];
+                for (int ky = ky_begin; ky < ky_end; ++ky)
+                    for (int kx = kx_begin; kx < kx_end; ++kx)
+                        acc = std::fma(rows[ky][std::size_t(ox * s + kx - 1) * C + c], w.weights[(ky * 3 + kx) * cs + c], acc);
+                float value = apply_activation(acc, act);
+                if (sc && c < shortcut.channels) value += sc[std::size_t(ox) * C + c];
+                out[std::size_t(ox) * C + c] = value;
+            }
+        }
+    }
+}
+
 // Depthwise 3x3, padding 1, stride 1 or 2, with the partial shortcut added when
 // `with_shortcut` (and `shortcut.input` is not null). Vectorised over channels (NHWC keeps
 // them contiguous). One channel vector at a time goes down all the output rows: its nine
@@ -289,7 +336,7 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
     using V = vfloat<Arch>;
     constexpr int L = int(V::size);
     static_assert(L <= kChannelAlign, "shortcut_may_alias_output assumes at most kChannelAlign lanes");
-    const int C = w.channels, cs = w.channel_stride, W = r.width, s = r.stride;
+    const int C = w.channels, W = r.width, s = r.stride;
     const int vector_end = C / L * L;
     const int ow = conv3x3_output_size(W, s);
     const std::size_t row_floats = std::size_t(W) * C;
@@ -304,17 +351,6 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
             if (add) return sweep(DepthwiseEpilogue<act, true>());
         }
         sweep(DepthwiseEpilogue<act, false>());
-    };
-    // Window rows [ky_begin, ky_end) of output row oy lie inside the image.
-    const auto window_rows = [&](int oy) {
-        return std::pair<int, int>(oy * s == 0 ? 1 : 0, std::min(3, r.height - oy * s + 1));
-    };
-    // Row ky of output row oy's window, for the rows inside the image (the others are never
-    // read and are left pointing at `input`).
-    const auto window_row_pointers = [&](int oy, const float* (&rows)[3]) {
-        const auto [ky_begin, ky_end] = window_rows(oy);
-        for (int ky = 0; ky < 3; ++ky)
-            rows[ky] = ky >= ky_begin && ky < ky_end ? input + r.input_row(oy * s + ky - 1) * row_floats : input;
     };
 
     // The channel vector at channel c, every output row. Whole vectors; a channel count that is
@@ -354,9 +390,9 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
                     continue;
                 }
             }
-            const auto [ky_begin, ky_end] = window_rows(oy);
+            const auto [ky_begin, ky_end] = window_rows<Arch>(r, oy);
             const float* rows[3];
-            window_row_pointers(oy, rows);
+            window_row_pointers<Arch>(input, r, oy, row_floats, rows);
             const float* add = adds ? shortcut_row(oy) : nullptr;
             const auto row = [&](auto ky0, auto ky1) {
                 constexpr int k0 = decltype(ky0)::value, k1 = decltype(ky1)::value;
@@ -378,31 +414,9 @@ void dwconv3x3_rows(const float* input, const DepthwiseRows& r, const DepthwiseW
                 ky_end == 3 ? row(K1(), K3()) : row(K1(), K2());
         }
     };
-    if (C >= L) {
-        for (int c = 0; c < vector_end; c += L) column(c);
-        if (C % L != 0) column(C - L);
-        return;
-    }
-    // Fewer channels than one vector: the same sums, one lane at a time.
-    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
-        const auto [ky_begin, ky_end] = window_rows(oy);
-        const float* rows[3];
-        window_row_pointers(oy, rows);
-        const float* sc = shortcut_row(oy);
-        float* out = out_row(oy);
-        for (int ox = 0; ox < ow; ++ox) {
-            const int kx_begin = ox * s == 0 ? 1 : 0, kx_end = std::min(3, W - ox * s + 1);
-            for (int c = 0; c < C; ++c) {
-                float acc = w.bias[c];
-                for (int ky = ky_begin; ky < ky_end; ++ky)
-                    for (int kx = kx_begin; kx < kx_end; ++kx)
-                        acc = std::fma(rows[ky][std::size_t(ox * s + kx - 1) * C + c], w.weights[(ky * 3 + kx) * cs + c], acc);
-                float value = apply_activation(acc, act);
-                if (sc && c < shortcut.channels) value += sc[std::size_t(ox) * C + c];
-                out[std::size_t(ox) * C + c] = value;
-            }
-        }
-    }
+    if (C < L) return dwconv3x3_rows_narrow<Arch, act>(input, r, w, with_shortcut ? shortcut : PartialShortcut{}, output);
+    for (int c = 0; c < vector_end; c += L) column(c);
+    if (C % L != 0) column(C - L);
 }
 
 }  // namespace detail
