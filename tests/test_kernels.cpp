@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -316,6 +317,29 @@ TEST_P(SimdKernelTest, FullyConnectedMatchesReference) {
 }
 
 // The reference kernels themselves, on cases small enough to compute by hand.
+// The scan for NaN and large values: every position of short and long arrays (the vector
+// loop and its scalar tail), each kind of bad value, and the limits.
+TEST_P(SimdKernelTest, FirstBeyondMatchesReference) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    for (std::size_t count : {std::size_t(0), std::size_t(1), std::size_t(7), std::size_t(16), std::size_t(63),
+                              std::size_t(64), std::size_t(65), std::size_t(200)}) {
+        std::vector<float> values = random_vector(count, std::uint32_t(count) + 1, -2.0f, 2.0f);
+        for (float limit : {std::numeric_limits<float>::max(), 1.5f})
+            ASSERT_EQ(K().first_beyond(values.data(), count, limit), Ref.first_beyond(values.data(), count, limit))
+                << K().name() << " count " << count << " limit " << limit;
+        for (std::size_t at = 0; at < count; ++at)
+            for (float bad : {nan, inf, -inf, 3e38f}) {
+                std::vector<float> v = values;
+                v[at] = bad;
+                if (at + 1 < count) v[count - 1] = nan;  // a later bad value must not be reported first
+                const float limit = bad == 3e38f ? 1e12f : std::numeric_limits<float>::max();
+                ASSERT_EQ(K().first_beyond(v.data(), count, limit), at)
+                    << K().name() << " count " << count << " bad value " << bad << " at " << at;
+                ASSERT_EQ(Ref.first_beyond(v.data(), count, limit), at);
+            }
+    }
+}
+
 TEST(ReferenceKernels, DepthwiseOnOnePixelUsesOnlyTheCentreTap) {
     std::vector<float> torch_w(9, 0.0f), bias{0.5f}, scale{1.0f};
     for (int i = 0; i < 9; ++i) torch_w[i] = float(i + 1);  // centre tap is 5

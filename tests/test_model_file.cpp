@@ -610,7 +610,9 @@ TEST(ModelFile, EveryEntryPointRefusesTheSameBrokenWeights) {
     StateDict overflow = random_dict(config);
     overflow["features.0.0.weight"].values[0] = 3e38f;
     overflow["features.0.1.weight"].values[0] = 100.0f;  // gamma: folded scale x weight = inf
-    for (const StateDict* dict : {&nan, &overflow}) {
+    StateDict huge = random_dict(config);
+    huge["features.0.0.weight"].values[0] = 3e38f;  // finite once folded, infinite in the first layer
+    for (const StateDict* dict : {&nan, &overflow, &huge}) {
         const std::string tensor = dict == &nan ? "features.3.conv.2.weight" : "features.0.0.weight";
         expect_error(load_error(*dict, architecture_metadata(config, "0.35")), tensor, {"finite"});
         ModelInfo info;

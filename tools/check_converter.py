@@ -64,6 +64,14 @@ def metadata(path):
     return safetensors_io.load_file(path)[1]
 
 
+def cli_checks_test_vector(checks, cli, model, what):
+    """`mobilenext info MODEL` loads the file and says its stored test vector was checked."""
+    info = subprocess.run([cli, "info", model], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    checks.expect(info.returncode == 0 and "test vector checked" in info.stdout, what,
+                  "exit status %d: %s" % (info.returncode, info.stdout))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cli", required=True, help="path of the mobilenext executable")
@@ -129,11 +137,7 @@ def main():
                                       "--labels", labels, "--check"])
         if checks.expect(status == 0 and json.loads(metadata(out)["mobilenext.labels"]) == LABELS,
                          "d. float16 safetensors state dict converts with labels", text):
-            info = subprocess.run([args.cli, "info", out], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, universal_newlines=True)
-            checks.expect(info.returncode == 0 and "test vector checked" in info.stdout,
-                          "d. the C++ tool loads it and checks its test vector",
-                          "exit status %d: %s" % (info.returncode, info.stdout))
+            cli_checks_test_vector(checks, args.cli, out, "d. the C++ tool loads it and checks its test vector")
             again = path("d-again.safetensors")
             status, text = run_inprocess([out, "-o", again])
             ok = status == 0 and "taken from the metadata" in text
@@ -159,11 +163,7 @@ def main():
         if checks.expect(source == convert.SOURCE_USER,
                          "e. --module with --identity-div %d: test vector from the user module"
                          % DIV, text):
-            info = subprocess.run([args.cli, "info", out], stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, universal_newlines=True)
-            checks.expect(info.returncode == 0 and "test vector checked" in info.stdout,
-                          "e. the C++ tool checks the user module's test vector",
-                          "exit status %d: %s" % (info.returncode, info.stdout))
+            cli_checks_test_vector(checks, args.cli, out, "e. the C++ tool checks the user module's test vector")
         holder = path("ckpt_module.pth")
         torch.save({"model": model, "epoch": 1}, holder)
         out = path("e-holder.safetensors")

@@ -289,45 +289,24 @@ def settings_from_metadata(meta, path):
     def bad(key, expected):
         raise ConvertError("%s: metadata %s = %r is not %s" % (path, key, meta[key], expected))
 
-    key = "mobilenext.identity_div"
-    if key in meta:
+    def read(name, key, parse, valid, expected):
+        """meta[key] through parse(), kept as out[name] when valid() holds, refused otherwise."""
+        if key not in meta:
+            return
         try:
-            out["identity_div"] = int(meta[key])
+            value = parse(meta[key])
         except ValueError:
-            bad(key, "an integer")
-        if out["identity_div"] < 1:
-            bad(key, "an integer >= 1")
-    key = "mobilenext.layout"
-    if key in meta:
-        if meta[key] not in mx.LAYOUTS:
-            bad(key, "one of " + ", ".join(mx.LAYOUTS))
-        out["layout"] = meta[key]
-    key = "mobilenext.width"
-    if key in meta:
-        try:
-            out["width"] = float(meta[key])
-        except ValueError:
-            bad(key, "a number")
-        if not (math.isfinite(out["width"]) and out["width"] > 0):
-            bad(key, "a positive number")
-    key = "mobilenext.labels"
-    if key in meta:
-        try:
-            labels = json.loads(meta[key])
-        except ValueError:
-            labels = None
-        if not isinstance(labels, list) or not all(isinstance(s, str) for s in labels):
-            bad(key, "a JSON list of names")
-        out["labels"] = labels
-    key = "mobilenext.preprocess"
-    if key in meta:
-        try:
-            pre = json.loads(meta[key])
-        except ValueError:
-            pre = None
-        if not isinstance(pre, dict):
-            bad(key, "a JSON object")
-        out["preprocess"] = pre
+            value = None
+        if value is None or not valid(value):
+            bad(key, expected)
+        out[name] = value
+
+    read("identity_div", "mobilenext.identity_div", int, lambda v: v >= 1, "an integer >= 1")
+    read("layout", "mobilenext.layout", str, lambda v: v in mx.LAYOUTS, "one of " + ", ".join(mx.LAYOUTS))
+    read("width", "mobilenext.width", float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+    read("labels", "mobilenext.labels", json.loads,
+         lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), "a JSON list of names")
+    read("preprocess", "mobilenext.preprocess", json.loads, lambda v: isinstance(v, dict), "a JSON object")
     return out
 
 

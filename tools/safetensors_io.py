@@ -52,21 +52,20 @@ def _tensor_bytes(t):
 
 CHECKSUM_KEY = "mobilenext.checksum"
 _GOLDEN = 0x9E3779B97F4A7C15
-_MULTIPLIER = 0xFF51AFD7ED558CCD
 
 
 def data_checksum(data):
     """The checksum of a data section that the C++ loader verifies (io/safetensors.hpp,
     data_checksum): little-endian 64-bit words, the last zero-padded, each mixed as
-    y = (w_i ^ i * golden ratio) * M, y ^ (y >> 32), summed modulo 2^64; with the byte count.
+    x = w_i ^ i * golden ratio, x ^ (x >> 29), summed modulo 2^64; with the byte count.
     It guards against corruption and edits, not forgery."""
     import numpy as np
     words = np.frombuffer(bytes(data) + b"\0" * ((-len(data)) % 8), dtype="<u8").astype(np.uint64)
     with np.errstate(over="ignore"):
-        y = (words ^ (np.arange(len(words), dtype=np.uint64) * np.uint64(_GOLDEN))) * np.uint64(_MULTIPLIER)
-        y ^= y >> np.uint64(32)
-        total = int(np.sum(y, dtype=np.uint64))
-    return "mix64-sum:%016x:%d" % (total, len(data))
+        x = words ^ (np.arange(len(words), dtype=np.uint64) * np.uint64(_GOLDEN))
+        x ^= x >> np.uint64(29)
+        total = int(np.sum(x, dtype=np.uint64))
+    return "xs64-sum:%016x:%d" % (total, len(data))
 
 
 def save_file(tensors, path, metadata=None, checksum=False):

@@ -322,7 +322,7 @@ inline ModelInfo read_model_info(const SafetensorsContents& contents, const std:
 // first result" of `mobilenext bench` and benchmarks/compare_onnxruntime.sh.)
 inline void check_finite(const StateDict& dict, const std::string& path, const kernels::KernelTable& k) {
     for (const auto& [name, t] : dict) {
-        const std::size_t bad = k.first_non_finite(t.values.data(), t.values.size());
+        const std::size_t bad = k.first_beyond(t.values.data(), t.values.size(), std::numeric_limits<float>::max());
         if (bad != t.values.size())
             throw LoadError(path, name, "finite values", std::to_string(t.values[bad]) + " at index " + std::to_string(bad));
     }

@@ -48,18 +48,17 @@ struct SafetensorsContents {
 inline constexpr const char* kChecksumKey = "mobilenext.checksum";
 
 // A checksum of a file's tensor data, as tools/safetensors_io.py computes it: the data as
-// little-endian 64-bit words (the last zero-padded), each word w_i mixed as y = (w_i ^ i * the
-// golden ratio) * M, y ^ (y >> 32), and the results summed modulo 2^64; with the byte count. A
-// multiply by an odd constant and an xorshift are both bijections, so any change of one word
-// changes its term and the sum; the index keeps swapped words apart. It guards against
-// corruption and edits, not forgery (whoever edits the data can edit the checksum). One
-// multiply a word, the words' chains overlapping: "file to first result" in BENCHMARKS.md.
+// little-endian 64-bit words (the last zero-padded), each word w_i mixed as x = w_i ^ i * the
+// golden ratio, x ^ (x >> 29), and the results summed modulo 2^64; with the byte count. The
+// xorshift is a bijection, so any change of one word changes its term and the sum; the index
+// keeps swapped words apart. It guards against corruption and edits, not forgery (whoever
+// edits the data can edit the checksum). Shifts, xors and adds only, with the index's product
+// kept by addition: the compiler vectorises the loop on any instruction set (with a multiply a
+// word it took longer than the rest of the checks of a load; "file to first result" in
+// BENCHMARKS.md).
 inline std::string data_checksum(const unsigned char* data, std::size_t size) {
-    constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL, kMultiplier = 0xFF51AFD7ED558CCDULL;
-    const auto term = [](std::uint64_t x) {
-        x *= kMultiplier;
-        return x ^ (x >> 32);
-    };
+    constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
+    const auto term = [](std::uint64_t x) { return x ^ (x >> 29); };
     const auto little_endian_word = [](const unsigned char* p, std::size_t bytes) {
         std::uint64_t w = 0;
         for (std::size_t b = bytes; b-- > 0;) w = (w << 8) | p[b];
@@ -68,19 +67,20 @@ inline std::string data_checksum(const unsigned char* data, std::size_t size) {
     const std::uint16_t probe = 1;
     unsigned char low_byte_first = 0;
     std::memcpy(&low_byte_first, &probe, 1);
-    std::uint64_t sum = 0, key = 0;  // key = i * kGolden, kept by addition
+    std::uint64_t sum = 0, key = 0;  // key = i * kGolden
     const std::size_t words = size / 8;
-    for (std::size_t i = 0; i < words; ++i, key += kGolden) {
-        std::uint64_t w;
-        if (low_byte_first)
+    if (low_byte_first) {
+        for (std::size_t i = 0; i < words; ++i, key += kGolden) {
+            std::uint64_t w;
             std::memcpy(&w, data + i * 8, 8);
-        else
-            w = little_endian_word(data + i * 8, 8);
-        sum += term(w ^ key);
+            sum += term(w ^ key);
+        }
+    } else {
+        for (std::size_t i = 0; i < words; ++i, key += kGolden) sum += term(little_endian_word(data + i * 8, 8) ^ key);
     }
     if (size % 8 != 0) sum += term(little_endian_word(data + words * 8, size % 8) ^ key);
     char text[64];
-    std::snprintf(text, sizeof text, "mix64-sum:%016llx:%llu", static_cast<unsigned long long>(sum),
+    std::snprintf(text, sizeof text, "xs64-sum:%016llx:%llu", static_cast<unsigned long long>(sum),
                   static_cast<unsigned long long>(size));
     return text;
 }
@@ -244,7 +244,7 @@ inline bool is_float_dtype(const std::string& dtype) {
 inline HostTensor tensor_values(const TensorEntry& t, const unsigned char* src) {
     HostTensor out{t.shape, std::vector<float>(t.elements)};
     if (t.dtype == "F32" && kLittleEndian) {  // the file's byte order: one copy of the whole tensor
-        std::memcpy(out.values.data(), src, t.elements * 4);
+        if (t.elements != 0) std::memcpy(out.values.data(), src, t.elements * 4);  // empty: no storage
         return out;
     }
     for (std::uint64_t i = 0; i < t.elements; ++i) {

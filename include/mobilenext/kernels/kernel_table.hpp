@@ -31,7 +31,8 @@ struct KernelTable {
     void (*global_average_pool)(const float* input, int batch, std::size_t pixels, int channels,
                                 float* output) = nullptr;
     void (*fully_connected)(const float* input, int batch, const PointwiseWeights& w, float* output) = nullptr;
-    std::size_t (*first_non_finite)(const float* values, std::size_t count) = nullptr;
+    // The first NaN or value beyond +-limit (limit FLT_MAX: the first non-finite value).
+    std::size_t (*first_beyond)(const float* values, std::size_t count, float limit) = nullptr;
 
     // Columns per panel of the blocks' pointwise weights (a multiple of kChannelAlign): the
     // widest register tile of the set's 1x1 convolution.

@@ -3,7 +3,7 @@
 // kernel sets against, and a kernel set users may pick by name ("reference").
 #include "kernel_table.hpp"
 #include "reference/dwconv3x3.hpp"
-#include "reference/first_non_finite.hpp"
+#include "reference/first_beyond.hpp"
 #include "reference/fully_connected.hpp"
 #include "reference/global_average_pool.hpp"
 #include "reference/partial_shortcut.hpp"
@@ -22,7 +22,7 @@ inline constexpr KernelTable kReferenceKernels{
     &reference::add_partial_shortcut,
     &reference::global_average_pool,
     &reference::fully_connected,
-    &reference::first_non_finite,
+    &reference::first_beyond,
     kPointwisePanel,
 };
 

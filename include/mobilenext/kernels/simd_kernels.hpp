@@ -7,7 +7,7 @@
 
 #include "kernel_table.hpp"
 #include "simd/dwconv3x3.hpp"
-#include "simd/first_non_finite.hpp"
+#include "simd/first_beyond.hpp"
 #include "simd/fully_connected.hpp"
 #include "simd/global_average_pool.hpp"
 #include "simd/partial_shortcut.hpp"
@@ -27,7 +27,7 @@ inline constexpr KernelTable kSimdKernels{
     &simd::add_partial_shortcut<Arch>,
     &simd::global_average_pool<Arch>,
     &simd::fully_connected<Arch>,
-    &simd::first_non_finite<Arch>,
+    &simd::first_beyond<Arch>,
     simd::pointwise_panel<Arch>(),
 };
 

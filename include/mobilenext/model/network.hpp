@@ -92,6 +92,12 @@ private:
     std::set<std::string> used_;
 };
 
+// Largest magnitude of a folded weight or bias. Trained networks stay many orders below it (a
+// BatchNorm with a tiny variance scales by a few hundred); above it, finite weights overflow to
+// infinity within the first layers (a stem weight of 3e38 times a pixel of 2), and ReLU6 then
+// turns the infinities into confident, wrong answers.
+inline constexpr float kMaxFoldedWeight = 1e12f;
+
 // Finite weights can still multiply to infinities with their folded BatchNorm scale: the
 // values the kernels will use are checked once they are packed, with the model's own kernel
 // set (a scalar loop over the packed weights took as long as the rest of the load; see
@@ -100,9 +106,10 @@ template <class Packed>
 const Packed& check_packed_finite(const Packed& p, const std::string& source, const std::string& conv,
                                   const kernels::KernelTable& k) {
     for (const AlignedBuffer* buffer : {&p.weights, &p.bias}) {
-        const std::size_t bad = k.first_non_finite(buffer->data(), buffer->size());
+        const std::size_t bad = k.first_beyond(buffer->data(), buffer->size(), kMaxFoldedWeight);
         if (bad != buffer->size())
-            throw LoadError(source, conv + ".weight", "weights that stay finite once BatchNorm is folded into them",
+            throw LoadError(source, conv + ".weight",
+                            "weights that stay finite, within 1e12, once BatchNorm is folded into them",
                             std::to_string((*buffer)[bad]) + (buffer == &p.weights ? " in the folded weights"
                                                                                     : " in the folded bias"));
     }
@@ -360,7 +367,7 @@ private:
     // values and the logits into a confident answer (PyTorch propagates them).
     void check_input_finite(const float* input, const Shape4& s) const {
         const std::size_t count = std::size_t(s.n) * s.h * s.w * s.c;
-        const std::size_t bad = k_->first_non_finite(input, count);
+        const std::size_t bad = k_->first_beyond(input, count, std::numeric_limits<float>::max());
         if (bad == count) return;
         const std::size_t c = bad % s.c, x = bad / s.c % s.w, y = bad / s.c / s.w % s.h, n = bad / s.c / s.w / s.h;
         internal::fail("MobileNeXt input: element [" + std::to_string(n) + "][" + std::to_string(y) + "][" +
