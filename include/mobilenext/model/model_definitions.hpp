@@ -141,8 +141,8 @@ MOBILENEXT_MODEL_INLINE Model Model::random(const NetworkConfig& config, std::ui
     info.config = config;
     info.architecture_from_metadata = true;
     info.identity_div_stated = true;
-    if (options.identity_div) info.config.identity_div = *options.identity_div;
-    const StateDict weights = make_random_state_dict(derive_topology(info.config), seed);
+    // The tensors' shapes do not depend on the identity divisor: build_model applies the option.
+    const StateDict weights = make_random_state_dict(derive_topology(config), seed);
     return Model(internal::build_model(weights, {}, std::move(info), options));
 }
 

@@ -103,8 +103,8 @@ inline constexpr float kMaxFoldedWeight = 1e12f;
 // set (a scalar loop over the packed weights took as long as the rest of the load; see
 // "file to first result" in BENCHMARKS.md).
 template <class Packed>
-const Packed& check_packed_finite(const Packed& p, const std::string& source, const std::string& conv,
-                                  const kernels::KernelTable& k) {
+void check_packed_finite(const Packed& p, const std::string& source, const std::string& conv,
+                         const kernels::KernelTable& k) {
     for (const AlignedBuffer* buffer : {&p.weights, &p.bias}) {
         const std::size_t bad = k.first_beyond(buffer->data(), buffer->size(), kMaxFoldedWeight);
         if (bad != buffer->size())
@@ -113,33 +113,17 @@ const Packed& check_packed_finite(const Packed& p, const std::string& source, co
                             std::to_string((*buffer)[bad]) + (buffer == &p.weights ? " in the folded weights"
                                                                                     : " in the folded bias"));
     }
-    return p;
 }
 
-inline PackedStem read_stem(StateDictReader& r, const ConvBnLayer& layer, int in_channels) {
-    const int channels = int(layer.weight_shape[0]);
-    const FoldedBatchNorm f = r.batch_norm(layer.bn, channels);
-    PackedStem p = pack_stem(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(),
-                             f.bias.data(), in_channels, channels);
-    check_packed_finite(p, r.source(), layer.conv, r.kernels());
-    return p;
-}
-
-inline PackedDepthwise read_depthwise(StateDictReader& r, const ConvBnLayer& layer) {
-    const int channels = int(layer.weight_shape[0]);
-    const FoldedBatchNorm f = r.batch_norm(layer.bn, channels);
-    PackedDepthwise p = pack_depthwise(r.get(layer.conv + ".weight", layer.weight_shape).values.data(),
-                                       f.scale.data(), f.bias.data(), channels);
-    check_packed_finite(p, r.source(), layer.conv, r.kernels());
-    return p;
-}
-
-inline PackedPointwise read_pointwise(StateDictReader& r, const ConvBnLayer& layer, int in, int out, int panel) {
-    const FoldedBatchNorm f = r.batch_norm(layer.bn, out);
-    PackedPointwise p = pack_pointwise(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(),
-                                       f.bias.data(), in, out, panel);
-    check_packed_finite(p, r.source(), layer.conv, r.kernels());
-    return p;
+// One convolution and its BatchNorm: the BatchNorm folded (read first, so that a file missing
+// several tensors is reported by the first of them), the weights fetched with their shape and
+// packed by pack(weights, scale, bias), the result checked.
+template <class Pack>
+auto read_conv_bn(StateDictReader& r, const ConvBnLayer& layer, const Pack& pack) {
+    const FoldedBatchNorm f = r.batch_norm(layer.bn, int(layer.weight_shape[0]));
+    auto packed = pack(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(), f.bias.data());
+    check_packed_finite(packed, r.source(), layer.conv, r.kernels());
+    return packed;
 }
 
 // Blocks whose output has at most this many rows run layer after layer with each layer split
@@ -161,16 +145,22 @@ public:
         std::vector<SandglassWeights> block_weights(t.blocks.size());
         for (const ConvBnLayer& layer : conv_bn_layers(t)) {
             const int out = int(layer.weight_shape[0]), in = int(layer.weight_shape[1]);
+            const auto stem = [&](const float* w, const float* scale, const float* bias) {
+                return pack_stem(w, scale, bias, config.in_channels, out);
+            };
+            const auto depthwise = [&](const float* w, const float* scale, const float* bias) {
+                return pack_depthwise(w, scale, bias, out);
+            };
+            const auto pointwise = [&](const float* w, const float* scale, const float* bias) {
+                return pack_pointwise(w, scale, bias, in, out, kernels.pointwise_panel);
+            };
             SandglassWeights* w = layer.block >= 0 ? &block_weights[std::size_t(layer.block)] : nullptr;
             switch (layer.role) {
-                case LayerRole::stem: stem_ = internal::read_stem(r, layer, config.in_channels); break;
-                case LayerRole::input_dw: w->input_dw = internal::read_depthwise(r, layer); break;
-                case LayerRole::reduce:
-                case LayerRole::expand:
-                    (layer.role == LayerRole::reduce ? w->reduce : w->expand) =
-                        internal::read_pointwise(r, layer, in, out, kernels.pointwise_panel);
-                    break;
-                case LayerRole::output_dw: w->output_dw = internal::read_depthwise(r, layer); break;
+                case LayerRole::stem: stem_ = internal::read_conv_bn(r, layer, stem); break;
+                case LayerRole::input_dw: w->input_dw = internal::read_conv_bn(r, layer, depthwise); break;
+                case LayerRole::reduce: w->reduce = internal::read_conv_bn(r, layer, pointwise); break;
+                case LayerRole::expand: w->expand = internal::read_conv_bn(r, layer, pointwise); break;
+                case LayerRole::output_dw: w->output_dw = internal::read_conv_bn(r, layer, depthwise); break;
             }
         }
         blocks_.reserve(t.blocks.size());
