@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Convert a PyTorch MobileNeXt checkpoint into a safetensors file for the C++ library.
+"""Convert a PyTorch MobileNeXt checkpoint (classifier or SSDLite detector) into a safetensors
+file for the C++ library.
 
 Accepted inputs:
   * what torch.load reads on the CPU (.pth, .pth.tar, .pt): a plain state dict; a training
@@ -35,9 +36,54 @@ Output tensors are float32 and always use the official names:
   head            classifier.1.weight, classifier.1.bias
 ``num_batches_tracked`` is dropped.  Topology differences between the layouts are carried
 by the ``mobilenext.layout`` metadata entry.
+
+Detector checkpoints (SSDLite-MobileNeXt, see ssdlite_torch.py) are recognised by their names,
+``backbone.features.*``, ``backbone.extras.*`` and ``box_head.predictor.{cls,reg}_headers.*``,
+in the authors' training checkpoint ``{'model': ..., 'optimizer': ..., 'iteration': ...}`` or
+bare.  They are written with those names unchanged (float32, ``num_batches_tracked``
+dropped) and ``mobilenext.task`` = ``detection``.  The width comes from the backbone's shapes;
+the backbone always has the full shortcut (identity divisor 1).  What the weights do not
+show -- priors, score function, thresholds -- comes from --config:
+
+  voc, coco       the two published configurations (ssdlite_torch.CONFIGS)
+  FILE            a configuration file of the authors' YAML format: MODEL.NUM_CLASSES,
+                  MODEL.PRIORS.{FEATURE_MAPS, STRIDES, MIN_SIZES, MAX_SIZES, ASPECT_RATIOS,
+                  BOXES_PER_LOCATION}, MODEL.{CENTER,SIZE}_VARIANCE, INPUT.IMAGE_SIZE,
+                  INPUT.PIXEL_MEAN, INPUT.PIXEL_STD, TEST.{NMS_THRESHOLD,
+                  CONFIDENCE_THRESHOLD, MAX_PER_IMAGE}, MODEL.BOX_HEAD.SCORE (softmax or
+                  sigmoid; softmax when absent).  Tuples written "(1, 2)" are read as lists.
+                  The prior lists must be stated; other settings the file leaves out take the
+                  training code's defaults (21 classes, image size 300, variances 0.1 and 0.2,
+                  confidence 0.01, NMS 0.45, 100 detections), with a note saying so.
+                  Or a JSON (or YAML) object of ssdlite_torch.CONFIGS' own fields:
+                  num_classes, score, image_size, feature_maps, strides, min_sizes,
+                  max_sizes, aspect_ratios, center_variance, size_variance, threshold,
+                  nms_iou, max_detections (all required), pixel_mean, pixel_std (optional).
+
+Without --config, voc when the heads fit it (21 classes, 6 boxes per location on every map),
+else coco (81 classes, 6 6 6 6 6 4), else the conversion is refused; the choice is printed.
+--score overrides the score function.  The configuration is checked against the weights:
+boxes per location (2 + 2 x the aspect ratios of the map) against the box heads, the number of
+classes against the class heads, the feature map sizes against those the network makes at the
+image size, one list entry per map.  Metadata written for a detector:
+
+  mobilenext.detector    {"score", "image_size", "feature_maps", "strides", "min_sizes",
+                         "max_sizes", "aspect_ratios", "center_variance", "size_variance",
+                         "threshold", "nms_iou", "max_detections"}
+  mobilenext.preprocess  {"size": [S, S], "interpolation": "opencv-linear", "pixel_mean",
+                         "pixel_std"}: x = (pixel - mean) / std in 0-255 units, default mean
+                         (123, 117, 104) and std 255 x (0.229, 0.224, 0.225)
+  mobilenext.labels      with --labels: the names by reported label, 0 the background: K names
+                         for softmax scores, K + 1 for sigmoid ones (label = column + 1)
+  mobilenext.test_vector {"input_shape": [1, 3, 65, 65], "input_seed", "scores": [N*P*K],
+                         "boxes": [N*P*4]}: the reference's scores (after softmax or sigmoid)
+                         and decoded corner boxes relative to the input, not clipped
+plus format, mobilenext.layout (official), width, identity_div (1), in_channels (3),
+num_classes (K) and converter_version.
 """
 
 import argparse
+import ast
 import json
 import math
 import os
@@ -53,8 +99,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mobilenext_torch as mx  # noqa: E402
 import safetensors_io  # noqa: E402
+import ssdlite_torch as ssd  # noqa: E402
 
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 STANDARD_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.4)
 DEFAULT_PREPROCESS = {"resize": 256, "crop": 224, "interpolation": "bicubic",
                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -430,6 +477,12 @@ def build_and_load(sd, layout, width, identity_div, num_classes, in_channels):
         k, exp, found = diffs[0]
         raise ConvertError("rebuilt %s width %r does not match: key '%s' expected shape %s, "
                            "found %s" % (layout, width, k, _fmt_shape(exp), _fmt_shape(found)))
+    return load_checked(model, target, given)
+
+
+def load_checked(model, target, given):
+    """Loads the float32 tensors of ``given`` into ``model`` (whose state dict is ``target``),
+    refusing non-finite values; tensors ``given`` lacks (num_batches_tracked) keep theirs."""
     load = {}
     for k, v in target.items():
         if k in given:
@@ -625,8 +678,9 @@ def read_labels(path, num_classes):
     return lines
 
 
-def verify_output(path, tensors, metadata):
-    """Reload ``path`` and check names, shapes, values, metadata and the test vector."""
+def _verify_reload(path, tensors, metadata):
+    """Reload ``path``: (tensors, metadata without the checksum) after checking that both are
+    what was written and that the data checksum holds."""
     loaded, meta = safetensors_io.load_file(path)
     stored_checksum = meta.pop(safetensors_io.CHECKSUM_KEY, None)
     if meta != metadata:
@@ -643,6 +697,12 @@ def verify_output(path, tensors, metadata):
         t = loaded[k]
         if t.dtype != torch.float32 or tuple(t.shape) != tuple(v.shape) or not torch.equal(t, v):
             raise ConvertError("check failed: tensor '%s' differs after reload" % k)
+    return loaded, meta
+
+
+def verify_output(path, tensors, metadata):
+    """Reload ``path`` and check names, shapes, values, metadata and the test vector."""
+    loaded, meta = _verify_reload(path, tensors, metadata)
     layout = meta["mobilenext.layout"]
     model = mx.build_model(layout, float(meta["mobilenext.width"]),
                            int(meta["mobilenext.identity_div"]),
@@ -707,8 +767,632 @@ def resolve_identity_div(args, checkpoint, stated, reused):
     return None, None
 
 
+# ---------------------------------------------------------------------------
+# Detector checkpoints (SSDLite-MobileNeXt, ssdlite_torch.py)
+# ---------------------------------------------------------------------------
+
+DETECTOR_PREFIXES = ("backbone.features.", "backbone.extras.", "box_head.")
+DETECTOR_MAPS = 6
+DETECTOR_PIXEL_MEAN = [123, 117, 104]
+DETECTOR_PIXEL_STD = [58.395, 57.12, 57.375]  # 255 x (0.229, 0.224, 0.225)
+DETECTOR_INTERPOLATION = "opencv-linear"
+DETECTOR_SCORES = ("softmax", "sigmoid")
+# The stored test vector's scores and boxes against their recomputation by --check.
+DETECTOR_CHECK_TOLERANCE = 1e-5
+# The keys of mobilenext.detector, in the order they are written.
+DETECTOR_KEYS = ("score", "image_size", "feature_maps", "strides", "min_sizes", "max_sizes",
+                 "aspect_ratios", "center_variance", "size_variance", "threshold", "nms_iou",
+                 "max_detections")
+# A YAML setting -> (field, value where the file does not state it).  The values are the
+# defaults of the authors' training code, used there whenever a config file is silent.
+# The prior lists have no such default here: the training code's own describe another
+# network (VGG SSD300), so a file must state them.
+YAML_FIELDS = [
+    ("MODEL.NUM_CLASSES", "num_classes", 21),
+    ("INPUT.IMAGE_SIZE", "image_size", 300),
+    ("MODEL.PRIORS.FEATURE_MAPS", "feature_maps", None),
+    ("MODEL.PRIORS.STRIDES", "strides", None),
+    ("MODEL.PRIORS.MIN_SIZES", "min_sizes", None),
+    ("MODEL.PRIORS.MAX_SIZES", "max_sizes", None),
+    ("MODEL.PRIORS.ASPECT_RATIOS", "aspect_ratios", None),
+    ("MODEL.CENTER_VARIANCE", "center_variance", 0.1),
+    ("MODEL.SIZE_VARIANCE", "size_variance", 0.2),
+    ("TEST.CONFIDENCE_THRESHOLD", "threshold", 0.01),
+    ("TEST.NMS_THRESHOLD", "nms_iou", 0.45),
+    ("TEST.MAX_PER_IMAGE", "max_detections", 100),
+    ("INPUT.PIXEL_MEAN", "pixel_mean", DETECTOR_PIXEL_MEAN),
+    ("INPUT.PIXEL_STD", "pixel_std", DETECTOR_PIXEL_STD),
+]
+_MISSING = object()
+
+
+def is_detector_state_dict(sd):
+    return any(k.startswith(DETECTOR_PREFIXES) for k in sd)
+
+
+class DetectorConfig:
+    """A detector configuration (ssdlite_torch.CONFIGS' fields), where it comes from, and
+    how messages name each of its fields (the YAML key for a file)."""
+
+    def __init__(self, values, origin, names=None, pixel_mean=None, pixel_std=None):
+        self.values = values
+        self.origin = origin      # "the voc config", "config.yaml", ...
+        self.names = names or {}  # field -> the name the user wrote
+        self.pixel_mean = pixel_mean
+        self.pixel_std = pixel_std
+
+    def name(self, field):
+        return "%s %s" % (self.origin, self.names.get(field, field))
+
+
+def builtin_detector_config(name):
+    return DetectorConfig(json.loads(json.dumps(ssd.CONFIGS[name])), "the %s config" % name)
+
+
+def _yaml_value(value):
+    """A setting as the authors' config code reads it: "(1, 2)" is a tuple, "1e-2" a number."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in ("(", "["):
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return value
+        else:
+            try:
+                return float(text)
+            except ValueError:
+                return value
+    if isinstance(value, (list, tuple)):
+        return [_yaml_value(v) for v in value]
+    return value
+
+
+def _yaml_lookup(doc, dotted):
+    node = doc
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return _yaml_value(node)
+
+
+def file_detector_config(path):
+    """The configuration a file states: the authors' YAML format (MODEL:, INPUT:, ...), or
+    ssdlite_torch.CONFIGS' own fields (num_classes, score, ...) as JSON or YAML."""
+    import yaml
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        doc = json.loads(text) if path.lower().endswith(".json") else yaml.safe_load(text)
+    except OSError as e:
+        raise ConvertError("cannot read --config %s: %s" % (path, e))
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConvertError("--config %s is not valid %s: %s"
+                           % (path, "JSON" if path.lower().endswith(".json") else "YAML", e))
+    if isinstance(doc, dict) and "feature_maps" in doc:
+        return fields_detector_config(doc, path)
+    if not isinstance(doc, dict) or not any(k in doc for k in ("MODEL", "INPUT", "TEST")):
+        raise ConvertError("--config %s holds neither the authors' configuration (MODEL:, "
+                           "INPUT:, TEST:) nor the converter's fields (num_classes, score, "
+                           "image_size, feature_maps, ...)" % path)
+    return yaml_detector_config(doc, path)
+
+
+def fields_detector_config(doc, path):
+    """A configuration written in ssdlite_torch.CONFIGS' fields (plus optional pixel_mean and
+    pixel_std); every field must be there."""
+    fields = ["num_classes"] + list(DETECTOR_KEYS)
+    missing = [k for k in fields if k not in doc]
+    if missing:
+        raise ConvertError("--config %s does not state %s" % (path, ", ".join(missing)))
+    unknown = sorted(k for k in doc if k not in fields + ["pixel_mean", "pixel_std"])
+    if unknown:
+        warn("--config %s: ignoring %s" % (path, ", ".join(unknown)))
+    values = {k: _yaml_value(doc[k]) for k in fields}
+    return DetectorConfig(values, os.path.basename(path), pixel_mean=doc.get("pixel_mean"),
+                          pixel_std=doc.get("pixel_std"))
+
+
+def yaml_detector_config(doc, path):
+    """The configuration a YAML file of the authors' format states."""
+    origin = os.path.basename(path)
+    values, names, defaulted = {}, {}, []
+    for key, field, default in YAML_FIELDS:
+        names[field] = key
+        value = _yaml_lookup(doc, key)
+        if value is _MISSING:
+            if default is None:
+                raise ConvertError("--config %s does not state %s; the priors cannot be "
+                                   "inferred from the weights" % (path, key))
+            value = default
+            defaulted.append("%s %s" % (key, json.dumps(default)))
+        values[field] = value
+    score = _yaml_lookup(doc, "MODEL.BOX_HEAD.SCORE")
+    names["score"] = "MODEL.BOX_HEAD.SCORE"
+    if score is _MISSING:
+        score = "softmax"
+    elif isinstance(score, str):
+        score = score.strip().lower()
+    values["score"] = score
+    boxes = _yaml_lookup(doc, "MODEL.PRIORS.BOXES_PER_LOCATION")
+    if boxes is not _MISSING:
+        values["boxes_per_location"] = boxes
+        names["boxes_per_location"] = "MODEL.PRIORS.BOXES_PER_LOCATION"
+    clip = _yaml_lookup(doc, "MODEL.PRIORS.CLIP")
+    if clip is not _MISSING and clip is not True:
+        raise ConvertError("--config %s: MODEL.PRIORS.CLIP is %r; the library clamps every prior "
+                           "to [0, 1] (CLIP: True)" % (path, clip))
+    if defaulted:
+        note("%s does not state %s: using the training code's defaults"
+             % (origin, ", ".join(defaulted)))
+    mean, std = values.pop("pixel_mean"), values.pop("pixel_std")
+    return DetectorConfig(values, origin, names, mean, std)
+
+
+def metadata_detector_config(meta, path):
+    """The configuration of a converted detector file's metadata, or None."""
+    if not meta or "mobilenext.detector" not in meta:
+        return None
+    try:
+        values = json.loads(meta["mobilenext.detector"])
+        values["num_classes"] = int(meta["mobilenext.num_classes"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConvertError("%s: metadata mobilenext.detector / mobilenext.num_classes cannot "
+                           "be read: %s" % (path, e))
+    if not isinstance(values, dict):
+        raise ConvertError("%s: metadata mobilenext.detector is not a JSON object" % path)
+    return DetectorConfig(values, "the metadata of %s" % os.path.basename(path))
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v):
+    return _is_number(v) and float(v) == int(v)
+
+
+def _number(v):
+    return int(v) if isinstance(v, int) else float(v)
+
+
+def validate_detector_config(cfg):
+    """Types, ranges and list lengths of cfg.values; returns the values normalised."""
+    v = cfg.values
+
+    def need(field, ok, expected):
+        if field not in v:
+            raise ConvertError("%s is missing" % cfg.name(field))
+        if not ok(v[field]):
+            raise ConvertError("%s is %s; expected %s" % (cfg.name(field), json.dumps(v[field]),
+                                                          expected))
+        return v[field]
+
+    def number_list(field, positive_ints=False):
+        def ok(x):
+            return (isinstance(x, list) and len(x) == DETECTOR_MAPS and all(
+                (_is_int(e) if positive_ints else _is_number(e)) and e > 0 for e in x))
+        kind = "positive integers" if positive_ints else "positive numbers"
+        items = need(field, lambda x: isinstance(x, list), "a list of %d %s" % (DETECTOR_MAPS, kind))
+        if len(items) != DETECTOR_MAPS:
+            raise ConvertError("%s has %d entries; the network makes %d feature maps, one entry "
+                               "each" % (cfg.name(field), len(items), DETECTOR_MAPS))
+        need(field, ok, "a list of %d %s" % (DETECTOR_MAPS, kind))
+        return [int(e) if positive_ints else _number(e) for e in items]
+
+    out = {}
+    out["num_classes"] = int(need("num_classes", lambda x: _is_int(x) and x >= 1, "a positive integer"))
+    out["score"] = need("score", lambda x: x in DETECTOR_SCORES, " or ".join(DETECTOR_SCORES))
+    if out["score"] == "softmax" and out["num_classes"] < 2:
+        raise ConvertError("%s is 1: softmax scores need the background and at least one class"
+                           % cfg.name("num_classes"))
+    out["image_size"] = int(need("image_size", lambda x: _is_int(x) and x >= 1, "a positive integer"))
+    out["feature_maps"] = number_list("feature_maps", positive_ints=True)
+    for field in ("strides", "min_sizes", "max_sizes"):
+        out[field] = number_list(field)
+    ratios = need("aspect_ratios", lambda x: isinstance(x, list),
+                  "a list of %d lists of aspect ratios" % DETECTOR_MAPS)
+    if len(ratios) != DETECTOR_MAPS:
+        raise ConvertError("%s has %d entries; the network makes %d feature maps, one entry each"
+                           % (cfg.name("aspect_ratios"), len(ratios), DETECTOR_MAPS))
+    need("aspect_ratios", lambda x: all(isinstance(r, list) and all(_is_number(e) and e > 0 for e in r)
+                                        for r in x), "lists of positive numbers")
+    out["aspect_ratios"] = [[_number(e) for e in r] for r in ratios]
+    if "boxes_per_location" in v:
+        boxes = number_list("boxes_per_location", positive_ints=True)
+        made = ssd.boxes_per_location(out)
+        for k, (b, m) in enumerate(zip(boxes, made)):
+            if b != m:
+                raise ConvertError("%s[%d] is %d, but %s[%d] = %s make %d boxes per location "
+                                   "(2 + 2 x %d ratios)"
+                                   % (cfg.name("boxes_per_location"), k, b, cfg.name("aspect_ratios"),
+                                      k, json.dumps(out["aspect_ratios"][k]), m,
+                                      len(out["aspect_ratios"][k])))
+    for field in ("center_variance", "size_variance"):
+        out[field] = float(need(field, lambda x: _is_number(x) and x > 0, "a positive number"))
+    out["threshold"] = float(need("threshold", lambda x: _is_number(x) and 0 <= x < 1,
+                                  "a number in [0, 1)"))
+    out["nms_iou"] = float(need("nms_iou", lambda x: _is_number(x) and 0 < x <= 1,
+                                "a number in (0, 1]"))
+    out["max_detections"] = int(need("max_detections", lambda x: _is_int(x) and x >= 1,
+                                     "a positive integer"))
+    return out
+
+
+def _head_name(kind, level):
+    """The last (1x1) convolution of head `level` of `kind` (cls or reg)."""
+    if level == DETECTOR_MAPS - 1:
+        return "box_head.predictor.%s_headers.%d.weight" % (kind, level)
+    return "box_head.predictor.%s_headers.%d.conv.3.weight" % (kind, level)
+
+
+def infer_detector_width(shapes, width_opt):
+    """The width multiplier whose backbone blocks have the shapes found."""
+    stem = shapes.get("backbone.features.0.0.weight")
+    if stem is None or len(stem) != 4 or stem[2:] != (3, 3):
+        raise ConvertError("no 3x3 stem convolution 'backbone.features.0.0.weight' found (found "
+                           "%s); is this an SSDLite-MobileNeXt checkpoint?" % _fmt_shape(stem))
+    if stem[1] != 3:
+        raise ConvertError("'backbone.features.0.0.weight' has shape %s: the detector takes RGB "
+                           "images, expected 3 input channels" % _fmt_shape(stem))
+    found = {k: s for k, s in shapes.items() if k.startswith("backbone.features.")}
+    widths = [float(width_opt)] if width_opt is not None else candidate_widths()
+    best = None
+    for w in widths:
+        if width_opt is None and mx.stem_channels(w) != stem[0]:
+            continue
+        try:
+            full = mx.state_dict_shapes(mx.LAYOUT_OFFICIAL, w, 1, 3)
+        except (ValueError, ZeroDivisionError):
+            continue
+        expected = {"backbone." + k: s for k, s in full.items() if k.startswith("features.")}
+        diffs = _diff(expected, found)
+        if not diffs:
+            return w
+        if best is None or len(diffs) < best[0]:
+            best = (len(diffs), w, diffs)
+    if best is None:
+        raise ConvertError("no standard width gives a stem of %d channels "
+                           "('backbone.features.0.0.weight' has shape %s)" % (stem[0], _fmt_shape(stem)))
+    _, w, diffs = best
+    more = "" if len(diffs) == 1 else " (and %d more differences)" % (len(diffs) - 1)
+    if width_opt is not None:
+        raise ConvertError("the backbone is not of --width %r: %s%s" % (w, _describe_diff(diffs[0]), more))
+    raise ConvertError("the backbone does not match any MobileNeXt width; closest is width %r: %s%s"
+                       % (w, _describe_diff(diffs[0]), more))
+
+
+def _describe_diff(diff):
+    k, exp, found = diff
+    if exp is None:
+        return "unexpected tensor '%s' of shape %s" % (k, _fmt_shape(found))
+    if found is None:
+        return "tensor '%s' is missing (expected shape %s)" % (k, _fmt_shape(exp))
+    return "tensor '%s' has shape %s, expected %s" % (k, _fmt_shape(found), _fmt_shape(exp))
+
+
+def check_detector_backbone(shapes, width):
+    """The extra layers (and the blocks again) against the backbone of that width."""
+    try:
+        backbone = ssd.Backbone(width)
+    except ValueError as e:
+        raise ConvertError("width %r: %s" % (width, e))
+    expected = {"backbone." + k: tuple(v.shape) for k, v in backbone.state_dict().items()
+                if not k.endswith("num_batches_tracked")}
+    found = {k: s for k, s in shapes.items() if k.startswith("backbone.")}
+    diffs = _diff(expected, found)
+    missing_extras = [d for d in diffs if d[2] is None and d[0].startswith("backbone.extras.")]
+    extras = sum(1 for k in expected if k.startswith("backbone.extras."))
+    if missing_extras and len(missing_extras) == extras:
+        raise ConvertError("no extra layers: tensor '%s' is missing (expected shape %s); the "
+                           "detector's backbone ends in four extra layers 'backbone.extras.0-3'"
+                           % (missing_extras[0][0], _fmt_shape(missing_extras[0][1])))
+    if diffs:
+        more = "" if len(diffs) == 1 else " (and %d more differences)" % (len(diffs) - 1)
+        raise ConvertError("the backbone of width %r does not match: %s%s"
+                           % (width, _describe_diff(diffs[0]), more))
+
+
+def detector_heads(shapes, channels):
+    """(boxes per location found, classes found or None) from the heads' last convolutions."""
+    boxes, classes = [], []
+    for level, c in enumerate(channels):
+        for kind in ("reg", "cls"):
+            name = _head_name(kind, level)
+            s = shapes.get(name)
+            if s is None:
+                raise ConvertError("the %s head of map %d is missing: no tensor '%s' (a 1x1 "
+                                   "convolution of %d input channels)"
+                                   % ("box" if kind == "reg" else "class", level, name, c))
+            if len(s) != 4 or s[1:] != (c, 1, 1):
+                raise ConvertError("tensor '%s' has shape %s, expected [outputs, %d, 1, 1] (map %d "
+                                   "has %d channels)" % (name, _fmt_shape(s), c, level, c))
+        reg_name = _head_name("reg", level)
+        reg = shapes[reg_name][0]
+        if reg % 4:
+            raise ConvertError("tensor '%s' has shape %s: %d outputs are not 4 per box"
+                               % (reg_name, _fmt_shape(shapes[reg_name]), reg))
+        boxes.append(reg // 4)
+        cls = shapes[_head_name("cls", level)][0]
+        classes.append(cls // (reg // 4) if reg and cls % (reg // 4) == 0 else None)
+    k = classes[0] if all(c == classes[0] for c in classes) else None
+    return boxes, k
+
+
+def check_heads_against_config(shapes, channels, config, cfg):
+    expected_boxes = ssd.boxes_per_location(config)
+    for level, (c, b) in enumerate(zip(channels, expected_boxes)):
+        name = _head_name("reg", level)
+        found = shapes[name]
+        if found[0] != 4 * b:
+            raise ConvertError(
+                "%s[%d] = %s make %d boxes per location on map %d, so tensor '%s' should have shape "
+                "%s, but it has %s (%d boxes per location)"
+                % (cfg.name("aspect_ratios"), level, json.dumps(config["aspect_ratios"][level]), b,
+                   level, name, _fmt_shape((4 * b, c, 1, 1)), _fmt_shape(found), found[0] // 4))
+    k = config["num_classes"]
+    for level, (c, b) in enumerate(zip(channels, expected_boxes)):
+        name = _head_name("cls", level)
+        found = shapes[name]
+        if found[0] != k * b:
+            found_k = ("%d classes" % (found[0] // b) if found[0] % b == 0
+                       else "not a multiple of %d boxes" % b)
+            raise ConvertError(
+                "%s is %d, so the class head tensor '%s' should have shape %s (%d boxes x %d "
+                "classes), but it has %s (%s)"
+                % (cfg.name("num_classes"), k, name, _fmt_shape((k * b, c, 1, 1)), b, k,
+                   _fmt_shape(found), found_k))
+
+
+def check_feature_maps(model, config, cfg):
+    size = config["image_size"]
+    made = ssd.map_sizes(model, size, size)
+    if any(fh != fw for fh, fw in made):
+        raise ConvertError("the network makes non-square maps %s at %dx%d" % (made, size, size))
+    made = [fh for fh, _ in made]
+    if made != config["feature_maps"]:
+        raise ConvertError("%s is %s, but at %s %d the network makes maps of %s"
+                           % (cfg.name("feature_maps"), json.dumps(config["feature_maps"]),
+                              cfg.names.get("image_size", "image_size"), size, json.dumps(made)))
+
+
+def choose_detector_config(args, boxes, k, stated_cfg):
+    """The DetectorConfig the options (or the input's metadata, or the heads) name."""
+    if args.config is not None:
+        if args.config in ssd.CONFIGS:
+            cfg = builtin_detector_config(args.config)
+        elif os.path.isfile(args.config):
+            cfg = file_detector_config(args.config)
+        else:
+            raise ConvertError("--config %s: not %s, and no such file"
+                               % (args.config, " or ".join(sorted(ssd.CONFIGS, reverse=True))))
+    elif stated_cfg is not None:
+        cfg = stated_cfg
+        note("detector configuration taken from %s" % cfg.origin)
+    else:
+        cfg = None
+        for name in ("voc", "coco"):
+            c = ssd.CONFIGS[name]
+            if boxes == ssd.boxes_per_location(c) and k == c["num_classes"]:
+                cfg = builtin_detector_config(name)
+                print("detector config: %s (no --config given; the heads fit it: %d classes, %s "
+                      "boxes per location)" % (name, k, " ".join(str(b) for b in boxes)))
+                break
+        if cfg is None:
+            raise ConvertError(
+                "no --config given and the heads (%s classes, %s boxes per location on the six "
+                "maps) fit neither the voc config (21 classes, 6 6 6 6 6 6) nor the coco config "
+                "(81 classes, 6 6 6 6 6 4): state the configuration with --config FILE (YAML or JSON)"
+                % ("?" if k is None else k, " ".join(str(b) for b in boxes)))
+    if args.score is not None:
+        if cfg.values.get("score") not in (None, args.score):
+            note("--score %s replaces %s %s" % (args.score, cfg.name("score"), cfg.values["score"]))
+        cfg.values["score"] = args.score
+        cfg.names["score"] = "--score"
+    return cfg
+
+
+def detector_preprocess(args, cfg, config, stated):
+    """mobilenext.preprocess of a detector."""
+    if args.preprocess is not None:
+        try:
+            pre = json.loads(args.preprocess)
+        except ValueError as e:
+            raise ConvertError("--preprocess is not valid JSON: %s" % e)
+        for key in ("size", "interpolation", "pixel_mean", "pixel_std"):
+            if not isinstance(pre, dict) or key not in pre:
+                raise ConvertError("--preprocess for a detector must be a JSON object with "
+                                   "size, interpolation, pixel_mean and pixel_std")
+        return pre
+    mean, std = cfg.pixel_mean, cfg.pixel_std
+    if mean is None and isinstance(stated.get("preprocess"), dict) and args.config is None:
+        mean = stated["preprocess"].get("pixel_mean")
+        std = stated["preprocess"].get("pixel_std")
+    mean = DETECTOR_PIXEL_MEAN if mean is None else mean
+    std = DETECTOR_PIXEL_STD if std is None else std
+    for what, values, positive in (("pixel_mean", mean, False), ("pixel_std", std, True)):
+        if not (isinstance(values, list) and len(values) == 3 and all(_is_number(x) for x in values)
+                and (not positive or all(x > 0 for x in values))):
+            raise ConvertError("%s %s is %s; expected 3 %snumbers (R, G, B)"
+                               % (cfg.origin, cfg.names.get(what, what), json.dumps(values),
+                                  "positive " if positive else ""))
+    if max(std) < 1:
+        warn("%s pixel_std %s: the library divides pixel values (0-255) minus the mean by these"
+             % (cfg.origin, json.dumps(std)))
+    size = config["image_size"]
+    return {"size": [size, size], "interpolation": DETECTOR_INTERPOLATION,
+            "pixel_mean": [_number(x) for x in mean], "pixel_std": [_number(x) for x in std]}
+
+
+def read_detector_labels(path, config):
+    """Names indexed by the label a detection reports (0 is the background)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise ConvertError("cannot read labels file: %s" % e)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    k = config["num_classes"]
+    if config["score"] == "softmax":
+        expected, why = k, ("softmax scores over %d columns report labels 1..%d, column 0 being "
+                            "the background: %d names, the first for the background" % (k, k - 1, k))
+    else:
+        expected, why = k + 1, ("sigmoid scores over %d columns report labels 1..%d (column + 1): "
+                                "%d names, the first for the background" % (k, k, k + 1))
+    if len(lines) != expected:
+        raise ConvertError("labels file %s has %d names; %s" % (path, len(lines), why))
+    return lines
+
+
+def detector_outputs(model, config, x):
+    """(scores [N, P, K], boxes [N, P, 4]) of the reference for input x."""
+    h, w = x.shape[2], x.shape[3]
+    with torch.no_grad():
+        cls, reg = model(x)
+        prior = ssd.priors(config, ssd.map_sizes(model, h, w), h, w)
+        return ssd.scores_and_boxes(config, cls, reg, prior)
+
+
+def format_detector_test_vector(x, scores, boxes):
+    return ('{"input_shape": [%s], "input_seed": %d, "scores": %s, "boxes": %s}'
+            % (", ".join(str(s) for s in x.shape), TEST_VECTOR_SEED,
+               _fmt_floats(scores.reshape(-1).tolist()), _fmt_floats(boxes.reshape(-1).tolist())))
+
+
+def detector_metadata_json(config):
+    return json.dumps({k: config[k] for k in DETECTOR_KEYS})
+
+
+def build_detector(width, config, sd):
+    """The reference detector holding ``sd`` (float32); every key and shape must match."""
+    model = ssd.SSDLiteMobileNeXt(width, config)
+    target = model.state_dict()
+    expected = {k: tuple(v.shape) for k, v in target.items() if not k.endswith("num_batches_tracked")}
+    diffs = _diff(expected, {k: tuple(v.shape) for k, v in sd.items()})
+    if diffs:
+        more = "" if len(diffs) == 1 else " (and %d more differences)" % (len(diffs) - 1)
+        raise ConvertError("the detector of width %r does not match: %s%s"
+                           % (width, _describe_diff(diffs[0]), more))
+    return load_checked(model, target, sd)
+
+
+def verify_detector_output(path, tensors, metadata):
+    """Reload ``path``; rebuild the detector from its metadata and recompute the test vector."""
+    loaded, meta = _verify_reload(path, tensors, metadata)
+    config = json.loads(meta["mobilenext.detector"])
+    config["num_classes"] = int(meta["mobilenext.num_classes"])
+    model = build_detector(float(meta["mobilenext.width"]), config, loaded)
+    tv = json.loads(meta["mobilenext.test_vector"])
+    count = 1
+    for d in tv["input_shape"]:
+        count *= d
+    x = torch.from_numpy(test_vector_input(tv["input_seed"], count)).reshape(tv["input_shape"])
+    scores, boxes = detector_outputs(model, config, x)
+    err = 0.0
+    for key, value in (("scores", scores), ("boxes", boxes)):
+        stored = torch.tensor(tv[key], dtype=torch.float32)
+        if stored.numel() != value.numel():
+            raise ConvertError("check failed: the test vector has %d %s, the detector computes %d"
+                               % (stored.numel(), key, value.numel()))
+        err = max(err, (stored - value.reshape(-1)).abs().max().item())
+    if not err <= DETECTOR_CHECK_TOLERANCE:
+        raise ConvertError("check failed: test vector mismatch %.3g > %.3g" % (err, DETECTOR_CHECK_TOLERANCE))
+    return len(loaded), err
+
+
+def convert_detector(args, src):
+    if args.module is not None:
+        raise ConvertError("--module applies to classifier checkpoints; %s holds a detector "
+                           "(backbone.*, box_head.*), whose test vector comes from the reference "
+                           "implementation" % args.input)
+    if args.identity_div not in (None, 1):
+        raise ConvertError("--identity-div %d: the detector's backbone uses the full shortcut "
+                           "(identity divisor 1)" % args.identity_div)
+    if args.layout not in ("auto", mx.LAYOUT_OFFICIAL):
+        raise ConvertError("--layout %s: detector checkpoints use the official layout" % args.layout)
+    if src.module is not None:
+        note("using the weights of %s; the test vector comes from the reference implementation"
+             % src.module_origin)
+    sd = {k: v for k, v in src.state_dict.items() if not k.endswith("num_batches_tracked")}
+    shapes = {k: tuple(v.shape) for k, v in sd.items()}
+    stated = settings_from_metadata(src.metadata, args.input)
+    stated_cfg = metadata_detector_config(src.metadata, args.input)
+    reused = []
+    width_opt = _stated_or_option(args.width, stated.get("width"), "width", "--width",
+                                  args.input, reused)
+
+    width = infer_detector_width(shapes, width_opt)
+    check_detector_backbone(shapes, width)
+    channels = ssd.map_channels(width)
+    boxes, k = detector_heads(shapes, channels)
+    cfg = choose_detector_config(args, boxes, k, stated_cfg)
+    config = validate_detector_config(cfg)
+    check_heads_against_config(shapes, channels, config, cfg)
+    if args.num_classes is not None and args.num_classes != config["num_classes"]:
+        raise ConvertError("--num-classes %d given but the class heads have %d classes"
+                           % (args.num_classes, config["num_classes"]))
+    model = build_detector(width, config, sd)
+    check_feature_maps(model, config, cfg)
+
+    if args.labels:
+        labels = read_detector_labels(args.labels, config)
+    elif "labels" in stated and args.config is None:
+        labels = stated["labels"]
+        want = config["num_classes"] + (config["score"] == "sigmoid")
+        if len(labels) != want:
+            raise ConvertError("the metadata of %s has %d labels; the detector reports %d"
+                               % (args.input, len(labels), want))
+        reused.append("labels")
+    else:
+        labels = None
+    pre = detector_preprocess(args, cfg, config, stated)
+    if reused:
+        note("taken from the metadata of %s: %s" % (args.input, ", ".join(reused)))
+
+    x = make_test_input(3)
+    scores, boxes_out = detector_outputs(model, config, x)
+    tensors = {k: v.detach().to(torch.float32).contiguous().clone()
+               for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    metadata = {
+        "format": "mobilenext",
+        "mobilenext.task": "detection",
+        "mobilenext.layout": mx.LAYOUT_OFFICIAL,
+        "mobilenext.width": repr(float(width)),
+        "mobilenext.identity_div": "1",
+        "mobilenext.in_channels": "3",
+        "mobilenext.num_classes": str(config["num_classes"]),
+        "mobilenext.converter_version": CONVERTER_VERSION,
+        "mobilenext.detector": detector_metadata_json(config),
+        "mobilenext.preprocess": json.dumps(pre),
+        "mobilenext.test_vector": format_detector_test_vector(x, scores, boxes_out),
+    }
+    if labels is not None:
+        metadata["mobilenext.labels"] = json.dumps(labels, ensure_ascii=False)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise ConvertError("output directory does not exist: %s" % out_dir)
+    safetensors_io.save_file(tensors, args.output, metadata, checksum=True)
+    size = config["image_size"]
+    print("wrote %s: detector width=%s num_classes=%d score=%s image_size=%d priors=%d tensors=%d "
+          "(configuration from %s)"
+          % (args.output, repr(float(width)), config["num_classes"], config["score"], size,
+             ssd.priors(config, [(f, f) for f in config["feature_maps"]], size, size).shape[0],
+             len(tensors), cfg.origin))
+    if args.check:
+        n, err = verify_detector_output(args.output, tensors, metadata)
+        print("check OK: %d tensors reloaded, test vector max abs diff %.3g" % (n, err))
+
+
 def convert(args):
     src = load_input(args.input, args.ema)
+    if is_detector_state_dict(src.state_dict):
+        return convert_detector(args, src)
+    for flag, given in (("--config", args.config), ("--score", args.score)):
+        if given is not None:
+            raise ConvertError("%s applies to detector checkpoints (backbone.*, box_head.*); %s "
+                               "holds a classifier" % (flag, args.input))
     if args.module is not None:
         module = load_module(args.module)
         if src.module is not None:
@@ -812,8 +1496,9 @@ def convert(args):
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="convert.py",
-        description="Convert a PyTorch MobileNeXt checkpoint to safetensors (float32, "
-                    "official tensor names, metadata describing the network).")
+        description="Convert a PyTorch MobileNeXt checkpoint (classifier or SSDLite "
+                    "detector) to safetensors (float32, official tensor names, metadata "
+                    "describing the network).")
     p.add_argument("input", help="checkpoint (.pth, .pth.tar, .pt) or safetensors state dict")
     p.add_argument("-o", "--output", required=True, help="output .safetensors file")
     p.add_argument("--ema", action="store_true", help="use the checkpoint's state_dict_ema")
@@ -833,6 +1518,13 @@ def parse_args(argv):
     p.add_argument("--labels", default=None, help="text file with one class name per line")
     p.add_argument("--preprocess", default=None,
                    help="JSON object replacing the default preprocessing description")
+    p.add_argument("--config", default=None, metavar="voc|coco|FILE",
+                   help="detector configuration: one of the two published ones, a YAML file "
+                        "of the authors' format, or a JSON object of ssdlite_torch.CONFIGS' "
+                        "fields (default: voc or coco, whichever the heads fit)")
+    p.add_argument("--score", choices=list(DETECTOR_SCORES), default=None,
+                   help="detector score function (default: the configuration's; softmax for a "
+                        "YAML file without MODEL.BOX_HEAD.SCORE)")
     p.add_argument("--check", action="store_true",
                    help="reload the written file and verify it")
     return p.parse_args(argv)

@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <mobilenext/image/image_file.hpp>
+#include <mobilenext/io/detector_file.hpp>
 #include <mobilenext/io/npy.hpp>
 #include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
 
 #include "arg_parser.hpp"
+#include "command_detect.hpp"
 #include "command_evaluate.hpp"
 #include "imagenet_classes.hpp"
 
@@ -148,6 +150,13 @@ int command_info(const std::vector<std::string>& args) {
     p.option("--size", "HxW", "input size for output sizes and costs (default 224x224)");
     if (!p.parse(args)) return 0;
     const auto [height, width] = p.get_size("--size", {224, 224});
+    if (const std::string path = model_argument(p); !path.empty()) {
+        const mnx::SafetensorsContents contents = mnx::read_safetensors(path);
+        if (mnx::internal::is_detector_file(contents)) {
+            print_detector_info(mnx::Detector::from_safetensors(contents, path, load_options(p)));
+            return 0;
+        }
+    }
     // The table needs no particular weights: without a file, any weights do.
     const mnx::Model model = make_model(p, model_argument(p), true);
     const mnx::Model& net = model;
@@ -402,7 +411,7 @@ int command_preprocess(const std::vector<std::string>& args) {
 const char* kMainUsage =
     "usage: mobilenext <command> [options]\n"
     "\n"
-    "MobileNeXt image classifier inference on the CPU.\n"
+    "MobileNeXt image classifier and SSDLite-MobileNeXt detector inference on the CPU.\n"
     "\n"
     "commands:\n"
     "  info        print the kernel set, the topology and the cost of a network\n"
@@ -411,6 +420,7 @@ const char* kMainUsage =
     "  classify    classify image files (JPEG, PNG, ...) and print the top classes\n"
     "  preprocess  write the network input made from an image, as .npy\n"
     "  evaluate    accuracy over the Fashion-MNIST test set (IDX files)\n"
+    "  detect      find objects in images with a detector file (SSDLite-MobileNeXt)\n"
     "\n"
     "Run 'mobilenext <command> --help' for the options of a command.\n";
 
@@ -440,6 +450,8 @@ int main(int argc, char** argv) {
         run = command_preprocess;
     else if (command == "evaluate")
         run = command_evaluate;
+    else if (command == "detect")
+        run = command_detect;
     if (run == nullptr) {
         std::fprintf(stderr, "mobilenext: unknown command '%s'\n\n%s", command.c_str(), kMainUsage);
         return kExitUsage;

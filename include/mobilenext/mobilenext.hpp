@@ -1,5 +1,5 @@
 #pragma once
-// mobilenext: CPU inference of the MobileNeXt image classifier.
+// mobilenext: CPU inference of the MobileNeXt image classifier and SSDLite-MobileNeXt detector.
 //
 //   #include <mobilenext/mobilenext.hpp>
 //   const mobilenext::Model model = mobilenext::Model::load("mobilenext.safetensors");
@@ -12,6 +12,7 @@
 #include "core/aligned_buffer.hpp"
 #include "core/error.hpp"
 #include "core/tensor.hpp"
+#include "detection/detector.hpp"
 #include "io/image_preprocess.hpp"
 #include "model/forward_plan.hpp"
 #include "model/model.hpp"
@@ -21,4 +22,5 @@
 #include "model/workspace.hpp"
 #if !defined(MOBILENEXT_DISPATCH)
 #include "model/model_definitions.hpp"
+#include "detection/detector_definitions.hpp"
 #endif

@@ -141,6 +141,31 @@ public:
         }
     }
 
+    // A block whose expansion is wanted whole (a detector's feature map is taken there) runs
+    // in two parts. First rows [first, end) of the expansion (after its ReLU6) into
+    // `expanded`, which holds the whole image's [height][width][out_channels]: a step at a
+    // time, so the input depthwise and the reduction stay in `scratch` (scratch_floats()).
+    // Bands of rows split over threads never compute a row twice: the depthwise that follows
+    // reads the finished image, not a ring.
+    void expansion_into(const float* input, int height, int width, int first, int end, float* expanded,
+                        float* scratch) const {
+        const int step = rows_per_step(height, width);
+        const std::size_t max_rows = std::size_t(step_input_rows(height, width));
+        float* hidden = scratch;
+        float* dw_rows = hidden + aligned(max_rows * width * spec_.hidden);
+        for (int r = first; r < end; r += step)
+            expansion_rows(input, height, width, r, std::min(end, r + step), dw_rows, hidden,
+                           expanded + std::size_t(r) * width * spec_.out_channels);
+    }
+
+    // Then output rows [out_row_begin, out_row_end) from the whole expansion, the shortcut
+    // (if any) from the block's `input`. `output` points at row 0. Needs an output depthwise.
+    void output_from_expansion(const float* expanded, const float* input, int height, int width, int out_row_begin,
+                               int out_row_end, float* output) const {
+        output_depthwise(expanded, whole_image(height, width, spec_.stride).with_rows(out_row_begin, out_row_end), input,
+                         output + std::size_t(out_row_begin) * output_width(width) * spec_.out_channels);
+    }
+
     // Floats of each whole-image intermediate forward_by_layers() needs.
     std::size_t layer_buffer_floats(int height, int width) const {
         return std::size_t(height) * width * std::max({spec_.in_channels, spec_.hidden, spec_.out_channels});

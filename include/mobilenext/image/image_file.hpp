@@ -32,4 +32,7 @@ MOBILENEXT_IMAGE_API Image decode_image(const void* bytes, std::size_t size, con
 // Reads and decodes the file at `path` (see decode_image).
 MOBILENEXT_IMAGE_API Image read_image(const std::string& path, int channels);
 
+// Writes `image` (1-4 channels) as a PNG file; throws FileError when it cannot.
+MOBILENEXT_IMAGE_API void write_png(const std::string& path, const Image& image);
+
 }  // namespace mobilenext

@@ -296,17 +296,27 @@ inline void read_test_vector(const std::map<std::string, std::string>& m, const 
     }
 }
 
+// Whether the file stores a checksum of its data (tools/convert.py writes one); throws when
+// the data does not have it.
+inline bool verify_data_checksum(const SafetensorsContents& contents, const std::string& path) {
+    const std::string* stored = find_metadata(contents.metadata, kChecksumKey);
+    if (stored == nullptr) return false;
+    if (*stored != contents.data_checksum)
+        throw LoadError(path, std::string("__metadata__.") + kChecksumKey, "tensor data of checksum " + *stored,
+                        contents.data_checksum + ": the data changed after conversion (corrupt or tampered file)");
+    return true;
+}
+
 // What a converted file says about its model; the data checksum verified when it stores one.
 inline ModelInfo read_model_info(const SafetensorsContents& contents, const std::string& path) {
     ModelInfo info;
     info.path = path;
     info.metadata = contents.metadata;
-    if (const std::string* stored = find_metadata(contents.metadata, kChecksumKey)) {
-        if (*stored != contents.data_checksum)
-            throw LoadError(path, std::string("__metadata__.") + kChecksumKey, "tensor data of checksum " + *stored,
-                            contents.data_checksum + ": the data changed after conversion (corrupt or tampered file)");
-        info.checksum_verified = true;
-    }
+    if (const std::string* task = find_metadata(contents.metadata, "mobilenext.task"); task != nullptr && *task != "classification")
+        throw LoadError(path, "__metadata__.mobilenext.task",
+                        "a classifier (a detector file loads with mobilenext::Detector::load, `mobilenext detect`)",
+                        "'" + *task + "'");
+    info.checksum_verified = verify_data_checksum(contents, path);
     info.identity_div_stated = find_metadata(contents.metadata, "mobilenext.identity_div") != nullptr;
     read_architecture(contents, path, info);
     read_preprocessing(contents.metadata, path, info);

@@ -23,6 +23,7 @@
 #include "forward_plan.hpp"
 #include "random_weights.hpp"
 #include "state_dict.hpp"
+#include "state_dict_reader.hpp"
 #include "topology.hpp"
 #include "workspace.hpp"
 
@@ -30,106 +31,97 @@ namespace mobilenext {
 
 namespace internal {
 
-// Fetches tensors by name with their expected shapes and remembers which were used, so that
-// tensors the topology does not have are reported instead of ignored.
-class StateDictReader {
-public:
-    StateDictReader(const StateDict& dict, std::string source, const kernels::KernelTable& kernels)
-        : dict_(dict), source_(std::move(source)), kernels_(&kernels) {}
+// Largest tensor of one image anywhere in the network (in floats): kernels index within one
+// image with int.
+inline constexpr std::int32_t kMaxImageElements = std::numeric_limits<std::int32_t>::max();
 
-    const HostTensor& get(const std::string& name, const std::vector<std::int64_t>& shape) {
-        const auto it = dict_.find(name);
-        if (it == dict_.end()) throw LoadError(source_, name, "a tensor of shape " + shape_string(shape), "none (missing)");
-        if (it->second.shape != shape)
-            throw LoadError(source_, name, "shape " + shape_string(shape), "shape " + shape_string(it->second.shape));
-        std::size_t count = 1;
-        for (std::int64_t d : shape) count *= std::size_t(d);
-        if (it->second.values.size() != count)
-            throw LoadError(source_, name, std::to_string(count) + " values",
-                            std::to_string(it->second.values.size()) + " values");
-        used_.insert(name);
-        return it->second;
-    }
-
-    FoldedBatchNorm batch_norm(const std::string& prefix, int channels) {
-        // Fetched one by one, so a file missing several is always reported by the first.
-        const std::vector<std::int64_t> shape{channels};
-        const float* gamma = get(prefix + ".weight", shape).values.data();
-        const float* beta = get(prefix + ".bias", shape).values.data();
-        const float* mean = get(prefix + ".running_mean", shape).values.data();
-        const float* var = get(prefix + ".running_var", shape).values.data();
-        for (int c = 0; c < channels; ++c)
-            if (!(var[c] >= 0.0f))
-                throw LoadError(source_, prefix + ".running_var", "variances >= 0",
-                                "running_var[" + std::to_string(c) + "] = " + std::to_string(var[c]));
-        FoldedBatchNorm folded = fold_batch_norm(gamma, beta, mean, var, channels);
-        // Finite inputs can still fold to infinities (a huge gamma over a zero variance).
-        for (int c = 0; c < channels; ++c)
-            if (!std::isfinite(folded.scale[c]) || !std::isfinite(folded.bias[c]))
-                throw LoadError(source_, prefix + ".weight",
-                                "a BatchNorm whose folded scale and bias fit in float",
-                                "channel " + std::to_string(c) + " folds to scale " + std::to_string(folded.scale[c]) +
-                                    ", bias " + std::to_string(folded.bias[c]));
-        return folded;
-    }
-
-    // Every tensor was used, except BatchNorm's step counter (irrelevant at inference).
-    void check_all_used() const {
-        for (const auto& [name, tensor] : dict_) {
-            if (!ends_with(name, "num_batches_tracked") && used_.count(name) == 0)
-                throw LoadError(source_, name, "no such tensor in this MobileNeXt",
-                                "an unexpected tensor of shape " + shape_string(tensor.shape));
-        }
-    }
-
-    const std::string& source() const noexcept { return source_; }
-    const kernels::KernelTable& kernels() const noexcept { return *kernels_; }
-
-private:
-    const StateDict& dict_;
-    std::string source_;
-    const kernels::KernelTable* kernels_;
-    std::set<std::string> used_;
-};
-
-// Largest magnitude of a folded weight or bias. Trained networks stay many orders below it (a
-// BatchNorm with a tiny variance scales by a few hundred); above it, finite weights overflow to
-// infinity within the first layers (a stem weight of 3e38 times a pixel of 2), and ReLU6 then
-// turns the infinities into confident, wrong answers.
-inline constexpr float kMaxFoldedWeight = 1e12f;
-
-// Finite weights can still multiply to infinities with their folded BatchNorm scale: the
-// values the kernels will use are checked once they are packed, with the model's own kernel
-// set (a scalar loop over the packed weights took as long as the rest of the load; see
-// "file to first result" in BENCHMARKS.md).
-template <class Packed>
-void check_packed_finite(const Packed& p, const std::string& source, const std::string& conv,
-                         const kernels::KernelTable& k) {
-    for (const AlignedBuffer* buffer : {&p.weights, &p.bias}) {
-        const std::size_t bad = k.first_beyond(buffer->data(), buffer->size(), kMaxFoldedWeight);
-        if (bad != buffer->size())
-            throw LoadError(source, conv + ".weight",
-                            "weights that stay finite, within 1e12, once BatchNorm is folded into them",
-                            std::to_string((*buffer)[bad]) + (buffer == &p.weights ? " in the folded weights"
-                                                                                    : " in the folded bias"));
-    }
+// Shape errors of a backbone's input before any work or allocation. (Messages are built only
+// on failure: this runs on every forward pass, which must not allocate.)
+inline void check_backbone_input(const Topology& t, const Shape4& s, const char* what) {
+    internal::check_shape(s, what);
+    if (s.c != t.config.in_channels)
+        internal::fail(std::string(what) + ": expected " + std::to_string(t.config.in_channels) +
+                       " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
+    const auto fits = [](std::int64_t h, std::int64_t w, int channels) {
+        return h * w <= std::int64_t(kMaxImageElements) / channels;
+    };
+    bool ok = fits(s.h, s.w, std::max(s.c, t.stem_channels));
+    walk_layer_sizes(t, s.h, s.w, [](int, int) {}, [&](const BlockSpec& b, const BlockSizes& z) {
+        ok = ok && fits(z.in_height, z.in_width, std::max({b.in_channels, b.hidden, b.out_channels}));
+    });
+    if (!ok)
+        internal::fail(std::string(what) + ": NHWC " + s.str() + " is too large: a tensor of one image would hold more than " +
+                       std::to_string(kMaxImageElements) + " values");
 }
 
-// One convolution and its BatchNorm: the BatchNorm folded (read first, so that a file missing
-// several tensors is reported by the first of them), the weights fetched with their shape and
-// packed by pack(weights, scale, bias), the result checked.
-template <class Pack>
-auto read_conv_bn(StateDictReader& r, const ConvBnLayer& layer, const Pack& pack) {
-    const FoldedBatchNorm f = r.batch_norm(layer.bn, int(layer.weight_shape[0]));
-    auto packed = pack(r.get(layer.conv + ".weight", layer.weight_shape).values.data(), f.scale.data(), f.bias.data());
-    check_packed_finite(packed, r.source(), layer.conv, r.kernels());
-    return packed;
+// Refuses NaN and infinities in the input: the clamps of ReLU6 would turn them into finite
+// values and the outputs into a confident answer (PyTorch propagates them).
+inline void check_input_finite(const kernels::KernelTable& k, const float* input, const Shape4& s, const char* what) {
+    const std::size_t count = std::size_t(s.n) * s.h * s.w * s.c;
+    const std::size_t bad = k.first_beyond(input, count, std::numeric_limits<float>::max());
+    if (bad == count) return;
+    const std::size_t c = bad % s.c, x = bad / s.c % s.w, y = bad / s.c / s.w % s.h, n = bad / s.c / s.w / s.h;
+    internal::fail(std::string(what) + ": element [" + std::to_string(n) + "][" + std::to_string(y) + "][" +
+                   std::to_string(x) + "][" + std::to_string(c) + "] (NHWC) is " + std::to_string(input[bad]) +
+                   "; inputs must be finite");
+}
+
+// Grows the workspace's buffers to a plan (never shrinks them).
+inline void grow_workspace(const ForwardPlan& p, Workspace& ws) {
+    if (ws.ping.size() < p.activation) ws.ping.resize(p.activation);
+    if (ws.pong.size() < p.activation) ws.pong.resize(p.activation);
+    if (ws.pooled.size() < p.pooled) ws.pooled.resize(p.pooled);
+    for (AlignedBuffer& scratch : ws.scratch)
+        if (scratch.size() < p.scratch) scratch.resize(p.scratch);
+    for (AlignedBuffer* buffer : {&ws.layer_in, &ws.layer_hidden, &ws.layer_out})
+        if (buffer->size() < p.layer) buffer->resize(p.layer);
 }
 
 // Blocks whose output has at most this many rows run layer after layer with each layer split
 // over the threads, when a batch is cut into bands: bands of so few rows would recompute too
 // many halo rows.
 inline constexpr int kLayerParallelMaxHeight = 14;
+
+// Band b of `bands` equal bands of `rows` rows: [first, end).
+inline std::pair<int, int> band_rows(int rows, int bands, int b) {
+    return {rows * b / bands, rows * (b + 1) / bands};
+}
+
+// The stem over a batch of NHWC images of `shape`, each cut into `bands` bands of output rows.
+inline void run_stem_in_bands(const kernels::KernelTable& k, const PackedStem& stem, Workspace& ws, const float* input,
+                              const Shape4& shape, int bands, float* output) {
+    const int h = conv3x3_output_size(shape.h, 2), w = conv3x3_output_size(shape.w, 2);
+    const std::size_t in_image = std::size_t(shape.h) * shape.w * shape.c, out_image = std::size_t(h) * w * stem.out_channels;
+    ws.pool.run(shape.n * bands, [&](int task, int) {
+        const int n = task / bands;
+        const auto [y0, y1] = band_rows(h, bands, task % bands);
+        k.stem_conv3x3_s2_relu6(input + n * in_image, shape.h, shape.w, y0, y1, stem.view(),
+                                output + n * out_image + std::size_t(y0) * w * stem.out_channels);
+    });
+}
+
+// One block over a batch of images of height x width, each cut into `bands` bands of output
+// rows: tasks (image, band) over the workspace's threads; or, for a block of so few rows
+// that bands would recompute many halo rows, each image layer after layer with every layer
+// split over the threads. `output` does not overlap `input`.
+inline void run_block_in_bands(const SandglassBlock& block, Workspace& ws, int batch, int bands, const float* input,
+                               int height, int width, float* output) {
+    const int oh = block.output_height(height), ow = block.output_width(width);
+    const std::size_t in_image = std::size_t(height) * width * block.spec().in_channels;
+    const std::size_t out_image = std::size_t(oh) * ow * block.spec().out_channels;
+    if (bands > 1 && oh <= kLayerParallelMaxHeight) {
+        for (int n = 0; n < batch; ++n)
+            block.forward_by_layers(ws.pool, input + n * in_image, height, width, output + n * out_image,
+                                    ws.layer_in.data(), ws.layer_hidden.data(), ws.layer_out.data());
+        return;
+    }
+    ws.pool.run(batch * bands, [&](int task, int thread) {
+        const int n = task / bands;
+        const auto [y0, y1] = band_rows(oh, bands, task % bands);
+        block.forward_rows(input + n * in_image, height, width, y0, y1, output + n * out_image,
+                           ws.scratch[std::size_t(thread)].data());
+    });
+}
 
 // The network on one kernel table. Model (model.hpp) is the public face: it builds a Network
 // through its validating builder and owns it.
@@ -142,30 +134,9 @@ public:
         : topology_(derive_topology(config)), k_(&kernels) {
         internal::StateDictReader r(weights, source, kernels);
         const Topology& t = topology_;
-        std::vector<SandglassWeights> block_weights(t.blocks.size());
-        for (const ConvBnLayer& layer : conv_bn_layers(t)) {
-            const int out = int(layer.weight_shape[0]), in = int(layer.weight_shape[1]);
-            const auto stem = [&](const float* w, const float* scale, const float* bias) {
-                return pack_stem(w, scale, bias, config.in_channels, out);
-            };
-            const auto depthwise = [&](const float* w, const float* scale, const float* bias) {
-                return pack_depthwise(w, scale, bias, out);
-            };
-            const auto pointwise = [&](const float* w, const float* scale, const float* bias) {
-                return pack_pointwise(w, scale, bias, in, out, kernels.pointwise_panel);
-            };
-            SandglassWeights* w = layer.block >= 0 ? &block_weights[std::size_t(layer.block)] : nullptr;
-            switch (layer.role) {
-                case LayerRole::stem: stem_ = internal::read_conv_bn(r, layer, stem); break;
-                case LayerRole::input_dw: w->input_dw = internal::read_conv_bn(r, layer, depthwise); break;
-                case LayerRole::reduce: w->reduce = internal::read_conv_bn(r, layer, pointwise); break;
-                case LayerRole::expand: w->expand = internal::read_conv_bn(r, layer, pointwise); break;
-                case LayerRole::output_dw: w->output_dw = internal::read_conv_bn(r, layer, depthwise); break;
-            }
-        }
-        blocks_.reserve(t.blocks.size());
-        for (std::size_t i = 0; i < t.blocks.size(); ++i)
-            blocks_.emplace_back(t.blocks[i], std::move(block_weights[i]), kernels);
+        BackboneWeights backbone = read_backbone(r, t);
+        stem_ = std::move(backbone.stem);
+        blocks_ = std::move(backbone.blocks);
         const HostTensor& fc_w = r.get(kClassifierWeight, {config.num_classes, t.last_channels});
         const HostTensor& fc_b = r.get(kClassifierBias, {config.num_classes});
         // In 64-column panels whatever the kernel set: the classifier streams its weights row by
@@ -252,40 +223,12 @@ public:
         return logits;
     }
 
-    // Shape errors before any work or allocation. (Messages are built only on failure: this
-    // runs on every forward pass, which must not allocate.)
-    void check_input_shape(const Shape4& s) const {
-        internal::check_shape(s, "MobileNeXt input");
-        if (s.c != topology_.config.in_channels)
-            internal::fail("MobileNeXt input: expected " + std::to_string(topology_.config.in_channels) +
-                           " channels (NHWC), found " + std::to_string(s.c) + " in shape " + s.str());
-        // Kernels index within one image with int: every tensor of one image must fit.
-        const auto fits = [](std::int64_t h, std::int64_t w, int channels) {
-            return h * w <= std::int64_t(kMaxImageElements) / channels;
-        };
-        bool ok = fits(s.h, s.w, std::max(s.c, topology_.stem_channels));
-        walk_layer_sizes(topology_, s.h, s.w, [](int, int) {}, [&](const BlockSpec& b, const BlockSizes& z) {
-            ok = ok && fits(z.in_height, z.in_width, std::max({b.in_channels, b.hidden, b.out_channels}));
-        });
-        if (!ok)
-            internal::fail("MobileNeXt input: NHWC " + s.str() + " is too large: a tensor of one image would hold more than " +
-                           std::to_string(kMaxImageElements) + " values");
-    }
+    // Shape errors before any work or allocation.
+    void check_input_shape(const Shape4& s) const { check_backbone_input(topology_, s, "MobileNeXt input"); }
 
-    // Largest tensor of one image anywhere in the network (in floats).
-    static constexpr std::int32_t kMaxImageElements = std::numeric_limits<std::int32_t>::max();
+    static constexpr std::int32_t kMaxImageElements = internal::kMaxImageElements;
 
 private:
-    static void grow_workspace(const ForwardPlan& p, Workspace& ws) {
-        if (ws.ping.size() < p.activation) ws.ping.resize(p.activation);
-        if (ws.pong.size() < p.activation) ws.pong.resize(p.activation);
-        if (ws.pooled.size() < p.pooled) ws.pooled.resize(p.pooled);
-        for (AlignedBuffer& scratch : ws.scratch)
-            if (scratch.size() < p.scratch) scratch.resize(p.scratch);
-        for (AlignedBuffer* buffer : {&ws.layer_in, &ws.layer_hidden, &ws.layer_out})
-            if (buffer->size() < p.layer) buffer->resize(p.layer);
-    }
-
     // The classifier streams its weights (5 MB at 1000 classes) from memory once per pass:
     // split over the threads (by images, or by columns for one image), more cores bring more
     // bandwidth. Each logit is the same sum in the same order whatever the split.
@@ -353,20 +296,8 @@ private:
         classify(ws, s.n, logits);
     }
 
-    // Refuses NaN and infinities in the input: the clamps of ReLU6 would turn them into finite
-    // values and the logits into a confident answer (PyTorch propagates them).
-    void check_input_finite(const float* input, const Shape4& s) const {
-        const std::size_t count = std::size_t(s.n) * s.h * s.w * s.c;
-        const std::size_t bad = k_->first_beyond(input, count, std::numeric_limits<float>::max());
-        if (bad == count) return;
-        const std::size_t c = bad % s.c, x = bad / s.c % s.w, y = bad / s.c / s.w % s.h, n = bad / s.c / s.w / s.h;
-        internal::fail("MobileNeXt input: element [" + std::to_string(n) + "][" + std::to_string(y) + "][" +
-                       std::to_string(x) + "][" + std::to_string(c) + "] (NHWC) is " + std::to_string(input[bad]) +
-                       "; inputs must be finite");
-    }
-
     void forward_checked(const float* input, const Shape4& s, float* logits, Workspace& ws) const {
-        check_input_finite(input, s);
+        check_input_finite(*k_, input, s, "MobileNeXt input");
         const WorkspaceClaim claim(ws);
         const int threads = ws.threads();
         const ForwardPlan p = plan(s.n, s.h, s.w, threads);
@@ -384,38 +315,15 @@ private:
         // Fewer images than threads: each image is cut into bands of output rows, and the
         // (image, band) tasks go block by block.
         const int bands = (threads + s.n - 1) / s.n;
-        const auto band = [bands](int rows, int b) { return std::pair<int, int>(rows * b / bands, rows * (b + 1) / bands); };
 
         float* current = ws.ping.data();
         float* next = ws.pong.data();
         int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
-        {
-            const std::size_t in_image = std::size_t(s.h) * s.w * s.c, out_image = std::size_t(h) * w * stem_.out_channels;
-            ws.pool.run(s.n * bands, [&](int task, int) {
-                const int n = task / bands;
-                const auto [y0, y1] = band(h, task % bands);
-                k_->stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, y0, y1, stem_.view(),
-                                               current + n * out_image + std::size_t(y0) * w * stem_.out_channels);
-            });
-        }
+        run_stem_in_bands(*k_, stem_, ws, input, s, bands, current);
         for (const auto& block : blocks_) {
-            const int oh = block.output_height(h), ow = block.output_width(w);
-            const std::size_t in_image = std::size_t(h) * w * block.spec().in_channels;
-            const std::size_t out_image = std::size_t(oh) * ow * block.spec().out_channels;
-            if (bands > 1 && oh <= kLayerParallelMaxHeight) {
-                for (int n = 0; n < s.n; ++n)
-                    block.forward_by_layers(ws.pool, current + n * in_image, h, w, next + n * out_image,
-                                            ws.layer_in.data(), ws.layer_hidden.data(), ws.layer_out.data());
-            } else {
-                ws.pool.run(s.n * bands, [&](int task, int thread) {
-                    const int n = task / bands;
-                    const auto [y0, y1] = band(oh, task % bands);
-                    block.forward_rows(current + n * in_image, h, w, y0, y1, next + n * out_image,
-                                       ws.scratch[std::size_t(thread)].data());
-                });
-            }
-            h = oh;
-            w = ow;
+            run_block_in_bands(block, ws, s.n, bands, current, h, w, next);
+            h = block.output_height(h);
+            w = block.output_width(w);
             std::swap(current, next);
         }
         k_->global_average_pool(current, s.n, std::size_t(h) * w, topology_.last_channels, ws.pooled.data());

@@ -6,13 +6,14 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <vector>
 #include <string>
 
 #include "state_dict.hpp"
 
 namespace mobilenext {
 
-inline StateDict make_random_state_dict(const Topology& topology, std::uint64_t seed) {
+inline StateDict make_random_state_dict(const std::vector<ExpectedTensor>& tensors, std::uint64_t seed) {
     std::mt19937_64 engine(seed);
     const auto uniform = [&engine](double lo, double hi) {
         return lo + (hi - lo) * double(engine() >> 11) * (1.0 / 9007199254740992.0);
@@ -23,11 +24,11 @@ inline StateDict make_random_state_dict(const Topology& topology, std::uint64_t 
     };
     using internal::ends_with;
     StateDict dict;
-    for (const ExpectedTensor& e : expected_state_dict(topology)) {
+    for (const ExpectedTensor& e : tensors) {
         std::size_t count = 1;
         for (std::int64_t d : e.shape) count *= std::size_t(d);
         HostTensor t{e.shape, std::vector<float>(count)};
-        const bool is_classifier = e.name.rfind("classifier", 0) == 0;
+        const bool is_classifier = e.name.rfind("classifier", 0) == 0;  // a Linear's weight and bias
         for (float& v : t.values) {
             if (e.shape.size() == 4) {  // convolution: variance-preserving for ReLU6 nets
                 const double fan_in = double(e.shape[1] * e.shape[2] * e.shape[3]);
@@ -45,6 +46,10 @@ inline StateDict make_random_state_dict(const Topology& topology, std::uint64_t 
         dict.emplace(e.name, std::move(t));
     }
     return dict;
+}
+
+inline StateDict make_random_state_dict(const Topology& topology, std::uint64_t seed) {
+    return make_random_state_dict(expected_state_dict(topology), seed);
 }
 
 }  // namespace mobilenext

@@ -39,8 +39,8 @@ inline BlockLayerIndices block_layer_indices(BlockForm form) {
     return {};
 }
 
-inline std::string block_layer_name(const BlockSpec& b, int layer) {
-    return "features." + std::to_string(b.index) + ".conv." + std::to_string(layer);
+inline std::string block_layer_name(const BlockSpec& b, int layer, const std::string& prefix = "") {
+    return prefix + "features." + std::to_string(b.index) + ".conv." + std::to_string(layer);
 }
 
 // What each convolution of the network is for.
@@ -59,15 +59,18 @@ inline const char* const kClassifierBias = "classifier.1.bias";
 
 // The one table of the network's convolutions, in state-dict order: the network reads its
 // weights by walking it, and expected_state_dict() (shape inference, random weights) lists
-// its tensors from it. The classifier (kClassifierWeight, kClassifierBias) follows.
-inline std::vector<ConvBnLayer> conv_bn_layers(const Topology& t) {
+// its tensors from it. The classifier (kClassifierWeight, kClassifierBias) follows. `prefix`
+// is what the names start with ("backbone." in a detector).
+inline std::vector<ConvBnLayer> conv_bn_layers(const Topology& t, const std::string& prefix = "") {
     std::vector<ConvBnLayer> out;
-    out.push_back({LayerRole::stem, -1, "features.0.0", "features.0.1", {t.stem_channels, t.config.in_channels, 3, 3}});
+    out.push_back({LayerRole::stem, -1, prefix + "features.0.0", prefix + "features.0.1",
+                   {t.stem_channels, t.config.in_channels, 3, 3}});
     for (std::size_t i = 0; i < t.blocks.size(); ++i) {
         const BlockSpec& b = t.blocks[i];
         const BlockLayerIndices j = block_layer_indices(b.form);
         const auto add = [&](LayerRole role, int index, std::vector<std::int64_t> shape) {
-            out.push_back({role, int(i), block_layer_name(b, index), block_layer_name(b, index + 1), std::move(shape)});
+            out.push_back({role, int(i), block_layer_name(b, index, prefix), block_layer_name(b, index + 1, prefix),
+                           std::move(shape)});
         };
         if (b.has_input_dw()) add(LayerRole::input_dw, j.input_dw, {b.in_channels, 1, 3, 3});
         add(LayerRole::reduce, j.reduce, {b.hidden, b.in_channels, 1, 1});
@@ -82,15 +85,18 @@ struct ExpectedTensor {
     std::vector<std::int64_t> shape;
 };
 
+// A convolution's weight and its BatchNorm's four tensors, appended to `out`.
+inline void add_conv_bn_tensors(const ConvBnLayer& layer, std::vector<ExpectedTensor>& out) {
+    out.push_back({layer.conv + ".weight", layer.weight_shape});
+    for (const char* field : {"weight", "bias", "running_mean", "running_var"})
+        out.push_back({layer.bn + "." + field, {layer.weight_shape[0]}});
+}
+
 // Every tensor of the model in state-dict order, BatchNorm statistics included
 // (num_batches_tracked excepted: it does not affect inference).
 inline std::vector<ExpectedTensor> expected_state_dict(const Topology& t) {
     std::vector<ExpectedTensor> out;
-    for (const ConvBnLayer& layer : conv_bn_layers(t)) {
-        out.push_back({layer.conv + ".weight", layer.weight_shape});
-        for (const char* field : {"weight", "bias", "running_mean", "running_var"})
-            out.push_back({layer.bn + "." + field, {layer.weight_shape[0]}});
-    }
+    for (const ConvBnLayer& layer : conv_bn_layers(t)) add_conv_bn_tensors(layer, out);
     out.push_back({kClassifierWeight, {t.config.num_classes, t.last_channels}});
     out.push_back({kClassifierBias, {t.config.num_classes}});
     return out;
