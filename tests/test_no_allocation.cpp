@@ -50,6 +50,22 @@ TEST(NoAllocation, WarmForwardPassesAllocateNothing) {
         }
 }
 
+TEST(NoAllocation, WarmDetectionsAllocateNothing) {
+    const Detector detector = Detector::random(0.5, DetectorConfig::voc(), 1);
+    for (int threads : {1, 2, 3})
+        for (const Shape4& shape : {Shape4{1, 320, 320, 3}, Shape4{2, 256, 384, 3}}) {
+            Workspace ws(threads);
+            Tensor x(shape);
+            for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 17) * 0.25f - 2.0f;
+            DetectorOutputs out;
+            detector.detect(x, out, ws);  // warm-up: sizes the workspace and the outputs
+            const long before = g_allocations.load();
+            for (int i = 0; i < 3; ++i) detector.detect(x, out, ws);
+            EXPECT_EQ(g_allocations.load() - before, 0) << threads << " threads, input " << shape.str();
+            EXPECT_FALSE(out.detections[0].empty());
+        }
+}
+
 TEST(NoAllocation, TheCounterSeesAllocations) {
     const long before = g_allocations.load();
     // A direct call of the allocation function, which (unlike a new-expression) may not be elided.

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake zlib1g-dev libturbojpeg0-dev
   libeigen3-dev libxsimd-dev nlohmann-json3-dev libstb-dev
   googletest libgtest-dev libbenchmark-dev
-  python3-torch python3-torchvision python3-numpy python3-skimage
+  python3-torch python3-torchvision python3-numpy python3-skimage python3-opencv python3-yaml
   dataset-fashion-mnist
 )
 missing=()
