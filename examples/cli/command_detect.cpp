@@ -2,6 +2,7 @@
 // file, as JSON, as raw scores and boxes, and drawn onto the images.
 #include "command_detect.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -58,6 +59,33 @@ struct RawOutputs {
     }
 };
 
+double median_of(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// Fastest and median of `runs` warm passes of forward() (the raw outputs) and of detect()
+// alternating, so that both see the same machine; the post-processing's share from the medians.
+void time_passes(const mnx::Detector& detector, const mnx::Tensor& input, mnx::DetectorOutputs& outputs,
+                 mnx::Workspace& workspace, const mnx::DetectionOptions& options, int runs) {
+    std::vector<double> raw, full;
+    const auto ms_of = [](auto&& f) {
+        const auto start = std::chrono::steady_clock::now();
+        f();
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    };
+    for (int i = 0; i < runs; ++i) {
+        raw.push_back(ms_of([&] { detector.forward(input, outputs, workspace); }));
+        full.push_back(ms_of([&] { detector.detect(input, outputs, workspace, options); }));
+    }
+    const double raw_median = median_of(raw), full_median = median_of(full);
+    std::printf("timing (%d passes, batch %d, %s, %d thread(s)):\n", runs, input.batch(), detector.kernels_name().c_str(),
+                workspace.threads());
+    std::printf("  raw outputs  fastest %.3f ms  median %.3f ms\n", *std::min_element(raw.begin(), raw.end()), raw_median);
+    std::printf("  detection    fastest %.3f ms  median %.3f ms  (suppression and the top detections: %.1f%%)\n",
+                *std::min_element(full.begin(), full.end()), full_median, 100.0 * (full_median - raw_median) / full_median);
+}
+
 }  // namespace
 
 void print_detector_info(const mnx::Detector& detector) {
@@ -107,6 +135,7 @@ int command_detect(const std::vector<std::string>& args) {
         .option("--nms-iou", "IOU", "suppression overlap (default: the file's)")
         .option("--max-detections", "N", "detections kept per image (default: the file's)")
         .option("--threads", "N", "threads per pass (default 1)")
+        .option("--repeat", "N", "with --input: also time N passes of the raw outputs and N of detection")
         .option("--kernels", "NAME", "kernel set (default: the best this CPU runs)")
         .flag("--no-verify", "do not run the test vector stored in MODEL at load");
     if (!p.parse(args)) return 0;
@@ -147,6 +176,7 @@ int command_detect(const std::vector<std::string>& args) {
             print_detections(input_path + "[" + std::to_string(n) + "]", outputs.detections[std::size_t(n)]);
             all.push_back(detections_json(outputs.detections[std::size_t(n)]));
         }
+        if (p.has("--repeat")) time_passes(detector, input, outputs, workspace, options, int(p.get_int("--repeat", 1, 1, 100000)));
     }
     for (std::size_t i = 0; i < images.size(); ++i) {
         mnx::Image image = mnx::read_image(images[i], 3);
