@@ -664,7 +664,8 @@ def divisor_hint(model, x, y_user, origin):
 # Output
 # ---------------------------------------------------------------------------
 
-def read_labels(path, num_classes):
+def read_label_lines(path):
+    """The lines of a labels file, trailing blank lines dropped."""
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
@@ -672,6 +673,11 @@ def read_labels(path, num_classes):
         raise ConvertError("cannot read labels file: %s" % e)
     while lines and not lines[-1].strip():
         lines.pop()
+    return lines
+
+
+def read_labels(path, num_classes):
+    lines = read_label_lines(path)
     if len(lines) != num_classes:
         raise ConvertError("labels file %s has %d lines but the model has %d classes"
                            % (path, len(lines), num_classes))
@@ -1227,13 +1233,7 @@ def detector_preprocess(args, cfg, config, stated):
 
 def read_detector_labels(path, config):
     """Names indexed by the label a detection reports (0 is the background)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise ConvertError("cannot read labels file: %s" % e)
-    while lines and not lines[-1].strip():
-        lines.pop()
+    lines = read_label_lines(path)
     k = config["num_classes"]
     if config["score"] == "softmax":
         expected, why = k, ("softmax scores over %d columns report labels 1..%d, column 0 being "

@@ -49,20 +49,12 @@ import detection_map as dm  # noqa: E402
 import ssdlite_torch as st  # noqa: E402
 from make_detection_canvases import PIXEL_MEAN, PIXEL_STD  # noqa: E402
 from safetensors_io import load_file  # noqa: E402
+from train_fashion_mnist import Logger  # noqa: E402
 
 # mean/std (on the 0..255 scale) of the classifier's 1-channel input: models/fashion_mnist_mobilenext.json
 CLASSIFIER_STD_255 = 0.3456 * 255.0
 
 
-class Logger:
-    def __init__(self, path):
-        self.f = open(path, "w", encoding="utf-8") if path else None
-
-    def __call__(self, msg):
-        print(msg, flush=True)
-        if self.f:
-            self.f.write(msg + "\n")
-            self.f.flush()
 
 
 def load_canvases(directory, limit=None):
