@@ -664,6 +664,15 @@ def divisor_hint(model, x, y_user, origin):
 # Output
 # ---------------------------------------------------------------------------
 
+def stated_labels(stated, count, what, path, reused):
+    """The labels of the input's metadata, which must number `count` (`what` % count says why)."""
+    labels = stated["labels"]
+    if len(labels) != count:
+        raise ConvertError("the metadata of %s has %d labels but %s" % (path, len(labels), what % count))
+    reused.append("labels")
+    return labels
+
+
 def read_label_lines(path):
     """The lines of a labels file, trailing blank lines dropped."""
     try:
@@ -1339,12 +1348,8 @@ def convert_detector(args, src):
     if args.labels:
         labels = read_detector_labels(args.labels, config)
     elif "labels" in stated and args.config is None:
-        labels = stated["labels"]
-        want = config["num_classes"] + (config["score"] == "sigmoid")
-        if len(labels) != want:
-            raise ConvertError("the metadata of %s has %d labels; the detector reports %d"
-                               % (args.input, len(labels), want))
-        reused.append("labels")
+        labels = stated_labels(stated, config["num_classes"] + (config["score"] == "sigmoid"),
+                               "the detector reports %d labels", args.input, reused)
     else:
         labels = None
     pre = detector_preprocess(args, cfg, config, stated)
@@ -1411,11 +1416,7 @@ def convert(args):
     if args.labels:
         labels = read_labels(args.labels, num_classes)
     elif "labels" in stated:
-        labels = stated["labels"]
-        if len(labels) != num_classes:
-            raise ConvertError("the metadata of %s has %d labels but the model has %d classes"
-                               % (args.input, len(labels), num_classes))
-        reused.append("labels")
+        labels = stated_labels(stated, num_classes, "the model has %d classes", args.input, reused)
     else:
         labels = None
     if args.preprocess is not None:

@@ -49,7 +49,7 @@ import detection_map as dm  # noqa: E402
 import ssdlite_torch as st  # noqa: E402
 from make_detection_canvases import PIXEL_MEAN, PIXEL_STD  # noqa: E402
 from safetensors_io import load_file  # noqa: E402
-from train_fashion_mnist import Logger  # noqa: E402
+from train_fashion_mnist import Logger, replan_epochs  # noqa: E402
 
 # mean/std (on the 0..255 scale) of the classifier's 1-channel input: models/fashion_mnist_mobilenext.json
 CLASSIFIER_STD_255 = 0.3456 * 255.0
@@ -331,13 +331,7 @@ def main():
                result["mAP"], len(eval_u8), row["lr"], row["epoch_seconds"], train_time,
                (time.time() - start) / 60))
         if args.time_budget is not None and epoch < args.epochs:
-            per_epoch = (time.time() - train_start) / epoch
-            left = args.time_budget * 60 - (time.time() - start)
-            new_plan = max(epoch, min(args.epochs, epoch + int(left / per_epoch)))
-            if new_plan != planned:
-                log("plan: %d epochs (%.0f s per epoch, %.1f min of the budget left)"
-                    % (new_plan, per_epoch, left / 60))
-                planned = new_plan
+            planned = replan_epochs(planned, epoch, args.epochs, args.time_budget, start, train_start, log)
 
     train_seconds = time.time() - train_start
     state_dict = {k: v.detach().contiguous() for k, v in model.state_dict().items()}

@@ -84,6 +84,17 @@ def param_groups(model, weight_decay):
             {"params": no_decay, "weight_decay": 0.0}]
 
 
+def replan_epochs(planned, epoch, max_epochs, budget_minutes, start, train_start, log):
+    """The epochs that fit the time budget after `epoch` of them. Speed varies with the
+    machine's load: the plan uses the mean epoch time so far."""
+    per_epoch = (time.time() - train_start) / epoch
+    left = budget_minutes * 60 - (time.time() - start)
+    new_plan = max(epoch, min(max_epochs, epoch + int(left / per_epoch)))
+    if new_plan != planned:
+        log("plan: %d epochs (%.0f s per epoch, %.1f min of the budget left)" % (new_plan, per_epoch, left / 60))
+    return new_plan
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default=fm.DEFAULT_DIR)
@@ -192,14 +203,7 @@ def main():
                100 * test_acc, row["lr"], row["epoch_seconds"], train_time,
                (time.time() - start) / 60))
         if args.time_budget is not None and epoch < args.epochs:
-            # Speed varies with the machine's load: plan on the mean epoch time so far.
-            per_epoch = (time.time() - train_start) / epoch
-            left = args.time_budget * 60 - (time.time() - start)
-            new_plan = max(epoch, min(args.epochs, epoch + int(left / per_epoch)))
-            if new_plan != planned:
-                log("plan: %d epochs (%.0f s per epoch, %.1f min of the budget left)"
-                    % (new_plan, per_epoch, left / 60))
-                planned = new_plan
+            planned = replan_epochs(planned, epoch, args.epochs, args.time_budget, start, train_start, log)
 
     test_loss, test_acc, per_class, _ = evaluate(model, test_x, test_y, 500)
     elapsed = time.time() - start
