@@ -5,12 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string>
-#include <vector>
-
 #include <mobilenext/io/detector_file.hpp>
 #include <mobilenext/io/safetensors.hpp>
 #include <mobilenext/mobilenext.hpp>
+#include <string>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -69,31 +68,40 @@ std::vector<Detection> plain_detections(const std::vector<float>& scores, const 
 }
 
 TEST(DetectorPostProcess, SuppressionMatchesThePlainAlgorithm) {
+    // Thresholds 0 (scores below the finest bucket) and 0.05; 5 detections (within the first
+    // tier of buckets) and 100 (several tiers).
     for (ScoreFunction f : {ScoreFunction::softmax, ScoreFunction::sigmoid})
-        for (int max_detections : {5, 100}) {
-            const std::size_t priors = 700;
-            const int classes = 6;
-            std::vector<float> scores = testing::random_vector(priors * classes, 7, -3.0f, 3.0f);
-            internal::score_rows(scores.data(), priors, classes, f);
-            // Boxes clustered so that many overlap: centres on a coarse grid, sizes near 0.2.
-            std::vector<float> boxes(4 * priors);
-            const std::vector<float> jitter = testing::random_vector(4 * priors, 8, -0.03f, 0.03f);
-            for (std::size_t p = 0; p < priors; ++p) {
-                const float cx = 0.2f + 0.15f * float(p % 5) + jitter[4 * p], cy = 0.3f + 0.2f * float(p / 5 % 3) + jitter[4 * p + 1];
-                const float w = 0.2f + jitter[4 * p + 2], h = 0.25f + jitter[4 * p + 3];
-                boxes[4 * p] = cx - w / 2, boxes[4 * p + 1] = cy - h / 2, boxes[4 * p + 2] = cx + w / 2, boxes[4 * p + 3] = cy + h / 2;
+        for (int max_detections : {5, 100})
+            for (float threshold : {0.0f, 0.05f}) {
+                const std::size_t priors = 700;
+                const int classes = 6;
+                const float spread = threshold == 0.0f ? 20.0f : 3.0f;  // wide logits: scores down to 1e-17
+                std::vector<float> scores = testing::random_vector(priors * classes, 7, -spread, spread);
+                internal::score_rows(scores.data(), priors, classes, f);
+                // Boxes clustered so that many overlap: centres on a coarse grid, sizes near 0.2.
+                std::vector<float> boxes(4 * priors);
+                const std::vector<float> jitter = testing::random_vector(4 * priors, 8, -0.03f, 0.03f);
+                for (std::size_t p = 0; p < priors; ++p) {
+                    const float cx = 0.2f + 0.15f * float(p % 5) + jitter[4 * p],
+                                cy = 0.3f + 0.2f * float(p / 5 % 3) + jitter[4 * p + 1];
+                    const float w = 0.2f + jitter[4 * p + 2], h = 0.25f + jitter[4 * p + 3];
+                    boxes[4 * p] = cx - w / 2, boxes[4 * p + 1] = cy - h / 2, boxes[4 * p + 2] = cx + w / 2,
+                              boxes[4 * p + 3] = cy + h / 2;
+                }
+                const internal::DetectionRule rule{f,      classes, threshold, 0.45f, max_detections,
+                                                   320.0f, 240.0f,  1.0f,      1.0f};
+                internal::NmsScratch scratch;
+                std::vector<Detection> found;
+                internal::select_detections(scores.data(), boxes.data(), priors, rule, {}, scratch, found);
+                const std::vector<Detection> expected = plain_detections(scores, boxes, priors, rule);
+                SCOPED_TRACE(std::string(score_function_name(f)) + ", max " + std::to_string(max_detections) +
+                             ", threshold " + std::to_string(threshold));
+                ASSERT_EQ(found.size(), expected.size());
+                for (std::size_t i = 0; i < found.size(); ++i) {
+                    EXPECT_EQ(found[i].label, expected[i].label) << "detection " << i << ", " << score_function_name(f);
+                    EXPECT_EQ(found[i].score, expected[i].score) << "detection " << i << ", " << score_function_name(f);
+                }
             }
-            const internal::DetectionRule rule{f, classes, 0.05f, 0.45f, max_detections, 320.0f, 240.0f, 1.0f, 1.0f};
-            internal::NmsScratch scratch;
-            std::vector<Detection> found;
-            internal::select_detections(scores.data(), boxes.data(), priors, rule, {}, scratch, found);
-            const std::vector<Detection> expected = plain_detections(scores, boxes, priors, rule);
-            ASSERT_EQ(found.size(), expected.size()) << score_function_name(f) << ", max " << max_detections;
-            for (std::size_t i = 0; i < found.size(); ++i) {
-                EXPECT_EQ(found[i].label, expected[i].label) << "detection " << i << ", " << score_function_name(f);
-                EXPECT_EQ(found[i].score, expected[i].score) << "detection " << i << ", " << score_function_name(f);
-            }
-        }
 }
 
 TEST(DetectorPostProcess, SoftmaxRowsSumToOneAndDecodingInvertsTheEncoding) {
@@ -120,7 +128,8 @@ TEST(DetectorPriors, MatchTheAuthorsFormulaAt320) {
     const DetectorConfig c = DetectorConfig::voc();
     const DetectorTopology t = derive_detector_topology(1.0, c);
     const auto maps = detector_map_sizes(t, 320, 320);
-    for (int k = 0; k < kDetectorMaps; ++k) EXPECT_EQ(maps[std::size_t(k)].height, c.feature_maps[std::size_t(k)]) << "map " << k;
+    for (int k = 0; k < kDetectorMaps; ++k)
+        EXPECT_EQ(maps[std::size_t(k)].height, c.feature_maps[std::size_t(k)]) << "map " << k;
     ASSERT_EQ(prior_count(c, maps), 3234u);
     std::vector<float> priors(4 * 3234);
     make_priors(c, maps, 320, 320, priors.data());
@@ -177,8 +186,8 @@ TEST_P(DetectorKernelTables, MatchTheReferenceKernels) {
         plain.forward(x, b, ws);
         const std::string what = GetParam()->name() + ", " + score_function_name(c.score) + ", input 1x97x131";
         for (int k = 0; k < kDetectorMaps; ++k)
-            EXPECT_TRUE(all_close(a.maps[k].data(), b.maps[k].data(), a.maps[k].size(), what + ", map " + std::to_string(k),
-                                  1e-3f, 1e-3f));
+            EXPECT_TRUE(all_close(a.maps[k].data(), b.maps[k].data(), a.maps[k].size(),
+                                  what + ", map " + std::to_string(k), 1e-3f, 1e-3f));
         EXPECT_TRUE(all_close(a.scores.data(), b.scores.data(), a.scores.size(), what + ", scores", 1e-4f, 1e-3f));
         EXPECT_TRUE(all_close(a.boxes.data(), b.boxes.data(), a.boxes.size(), what + ", boxes", 1e-4f, 1e-3f));
     }
@@ -227,8 +236,8 @@ TEST(DetectorLoad, MissingExtrasAndPriorsThatDoNotMatchTheMapsAreRefused) {
     expect_load_error(weights, info_for(DetectorConfig::voc()), "backbone.extras.2.3.weight", "missing");
     DetectorConfig wrong = DetectorConfig::voc();
     wrong.feature_maps[3] = 4;
-    expect_load_error(random_weights(DetectorConfig::voc()), info_for(wrong), "__metadata__.mobilenext.detector.feature_maps",
-                      "4");
+    expect_load_error(random_weights(DetectorConfig::voc()), info_for(wrong),
+                      "__metadata__.mobilenext.detector.feature_maps", "4");
     StateDict extra = random_weights(DetectorConfig::voc());
     extra["box_head.predictor.cls_headers.6.weight"] = {{1}, {0.0f}};
     expect_load_error(extra, info_for(DetectorConfig::voc()), "box_head.predictor.cls_headers.6.weight", "unexpected");
@@ -237,7 +246,8 @@ TEST(DetectorLoad, MissingExtrasAndPriorsThatDoNotMatchTheMapsAreRefused) {
 TEST(DetectorLoad, BadMetadataIsRefusedNamingTheField) {
     SafetensorsContents contents;
     contents.tensors = random_weights(DetectorConfig::voc());
-    contents.metadata = {{"mobilenext.task", "detection"}, {"mobilenext.width", "0.35"}, {"mobilenext.num_classes", "21"}};
+    contents.metadata = {
+        {"mobilenext.task", "detection"}, {"mobilenext.width", "0.35"}, {"mobilenext.num_classes", "21"}};
     const std::string good =
         R"({"score": "softmax", "image_size": 320, "feature_maps": [20, 10, 5, 3, 2, 1], "strides": [16, 32, 64, 120, 160, 320],
             "min_sizes": [45, 90, 135, 180, 225, 270], "max_sizes": [120, 180, 220, 260, 300, 320],

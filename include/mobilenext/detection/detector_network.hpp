@@ -80,7 +80,7 @@ public:
             [&](const BlockSpec& b, const BlockSizes& s) {
                 const SandglassBlock& block = blocks_[std::size_t(b.index - 1)];
                 p.scratch = std::max(p.scratch, block.scratch_floats(s.in_height, s.in_width));
-                if (bands && s.out_height <= kLayerParallelMaxHeight && !is_map_block(b.index))
+                if (bands && s.out_height <= kLayerParallelMaxHeight)  // map blocks too: forward_backbone fuses them
                     p.layer = std::max(p.layer, block.layer_buffer_floats(s.in_height, s.in_width));
                 p.image = std::max(p.image, std::size_t(s.out_height) * s.out_width * b.out_channels);
             });
@@ -115,10 +115,22 @@ public:
             fail("detector input: NHWC " + s.str() + " needs more working memory than can be allocated");
         }
         const int bands = ws.threads() > s.n ? (ws.threads() + s.n - 1) / s.n : 1;
-        const float* last = run_backbone(input, s, bands, out, ws);
+        const float* last = run_backbone(input, s, bands, true, out, ws);
         run_extras(last, s.n, bands, out, ws);
         run_heads(s.n, bands, maps, out, ws);
         finish_outputs(s, bands, maps, out, ws);
+    }
+
+    // The stem and the blocks alone, as forward() runs them when `taps`; without, blocks 13
+    // and 20 run fused like every other block and write no map: the classifier's backbone.
+    // The difference is what the taps cost (benchmarks/bench_detector.cpp, detector/backbone_*).
+    void forward_backbone(const float* input, const Shape4& s, bool taps, DetectorOutputs& out, Workspace& ws) const {
+        check_input_shape(s);
+        const WorkspaceClaim claim(ws);
+        grow_workspace(plan(s.n, s.h, s.w, ws.threads()), ws);
+        prepare_outputs(s.n, map_sizes(s.h, s.w), out);
+        const int bands = ws.threads() > s.n ? (ws.threads() + s.n - 1) / s.n : 1;
+        run_backbone(input, s, bands, taps, out, ws);
     }
 
 private:
@@ -163,7 +175,8 @@ private:
             const ConvBnLayer dw{LayerRole::input_dw, -1, name + ".conv.0", name + ".conv.1", {c, 1, 3, 3}};
             h.dw = read_conv_bn(r, dw, [&](const float* w, const float* scale, const float* bias) {
                 std::vector<float> total(static_cast<std::size_t>(c));
-                for (int i = 0; i < c; ++i) total[std::size_t(i)] = scale[i] * conv_bias.values[std::size_t(i)] + bias[i];
+                for (int i = 0; i < c; ++i)
+                    total[std::size_t(i)] = scale[i] * conv_bias.values[std::size_t(i)] + bias[i];
                 return pack_depthwise(w, scale, total.data(), c);
             });
             pw += ".conv.3";
@@ -180,8 +193,8 @@ private:
         out.scores.reshape({batch, 1, priors, topology_.config.num_classes});
         out.boxes.reshape({batch, 1, priors, 4});
         for (int l = 0; l < kDetectorMaps; ++l)
-            out.maps[std::size_t(l)].reshape(
-                {batch, maps[std::size_t(l)].height, maps[std::size_t(l)].width, topology_.map_channels[std::size_t(l)]});
+            out.maps[std::size_t(l)].reshape({batch, maps[std::size_t(l)].height, maps[std::size_t(l)].width,
+                                              topology_.map_channels[std::size_t(l)]});
         out.detections.resize(std::size_t(batch));
         for (auto& d : out.detections) d.clear();
         if (out.nms.size() < std::size_t(batch)) out.nms.resize(std::size_t(batch));
@@ -191,15 +204,17 @@ private:
 
     // Stem and blocks; the map blocks write their expansions into out.maps[0] and [1]. Returns
     // the last block's output.
-    const float* run_backbone(const float* input, const Shape4& s, int bands, DetectorOutputs& out, Workspace& ws) const {
+    const float* run_backbone(const float* input, const Shape4& s, int bands, bool taps, DetectorOutputs& out,
+                              Workspace& ws) const {
         float* current = ws.ping.data();
         float* next = ws.pong.data();
         run_stem_in_bands(*k_, stem_, ws, input, s, bands, current);
         int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
         for (const SandglassBlock& block : blocks_) {
             const int index = block.spec().index;
-            if (is_map_block(index))
-                run_map_block(block, ws, s.n, bands, current, h, w, out.maps[index == kMapBlocks[0] ? 0 : 1].data(), next);
+            if (taps && is_map_block(index))
+                run_map_block(block, ws, s.n, bands, current, h, w, out.maps[index == kMapBlocks[0] ? 0 : 1].data(),
+                              next);
             else
                 run_block_in_bands(block, ws, s.n, bands, current, h, w, next);
             h = block.output_height(h);
@@ -211,11 +226,12 @@ private:
 
     // A block whose expansion is a map: the expansion's rows in bands into the map, then the
     // output rows in bands from it.
-    static void run_map_block(const SandglassBlock& block, Workspace& ws, int batch, int bands, const float* input, int h,
-                              int w, float* map, float* output) {
+    static void run_map_block(const SandglassBlock& block, Workspace& ws, int batch, int bands, const float* input,
+                              int h, int w, float* map, float* output) {
         const BlockSpec& b = block.spec();
         const int oh = block.output_height(h), ow = block.output_width(w);
-        const std::size_t in_image = std::size_t(h) * w * b.in_channels, map_image = std::size_t(h) * w * b.out_channels;
+        const std::size_t in_image = std::size_t(h) * w * b.in_channels,
+                          map_image = std::size_t(h) * w * b.out_channels;
         const std::size_t out_image = std::size_t(oh) * ow * b.out_channels;
         ws.pool.run(batch * bands, [&](int task, int thread) {
             const int n = task / bands;
@@ -226,7 +242,8 @@ private:
         ws.pool.run(batch * bands, [&](int task, int) {
             const int n = task / bands;
             const auto [y0, y1] = band_rows(oh, bands, task % bands);
-            block.output_from_expansion(map + n * map_image, input + n * in_image, h, w, y0, y1, output + n * out_image);
+            block.output_from_expansion(map + n * map_image, input + n * in_image, h, w, y0, y1,
+                                        output + n * out_image);
         });
     }
 
@@ -297,13 +314,14 @@ private:
                 k_->dwconv3x3(map, {m.height, m.width, 1, 0, r, end}, head.dw.view(), Activation::relu6, scratch);
                 pw_input = scratch;
             }
-            k_->pointwise_conv(pw_input, pixels, head.pw.view(), Activation::none, output + std::size_t(r) * m.width * cols);
+            k_->pointwise_conv(pw_input, pixels, head.pw.view(), Activation::none,
+                               output + std::size_t(r) * m.width * cols);
         }
     }
 
     // Scores from the class logits and corners from the regressions, in place, in bands of priors.
-    void finish_outputs(const Shape4& s, int bands, const std::array<MapSize, kDetectorMaps>& maps, DetectorOutputs& out,
-                        Workspace& ws) const {
+    void finish_outputs(const Shape4& s, int bands, const std::array<MapSize, kDetectorMaps>& maps,
+                        DetectorOutputs& out, Workspace& ws) const {
         const DetectorConfig& c = topology_.config;
         const std::size_t priors = std::size_t(out.priors());
         float* prior_boxes = ws.pooled.data();
@@ -312,7 +330,8 @@ private:
             const int n = task / bands, b = task % bands;
             const std::size_t p0 = priors * std::size_t(b) / std::size_t(bands);
             const std::size_t p1 = priors * std::size_t(b + 1) / std::size_t(bands);
-            score_rows(out.scores.data() + (n * priors + p0) * std::size_t(c.num_classes), p1 - p0, c.num_classes, c.score);
+            score_rows(out.scores.data() + (n * priors + p0) * std::size_t(c.num_classes), p1 - p0, c.num_classes,
+                       c.score);
             decode_boxes(out.boxes.data() + (n * priors + p0) * 4, prior_boxes + 4 * p0, p1 - p0, c.center_variance,
                          c.size_variance);
         });

@@ -1,14 +1,16 @@
 #pragma once
 // From the heads' outputs to detections: class scores (softmax or sigmoid), boxes decoded
-// against the priors, then per class the candidates above the threshold, greedy non-maximum
-// suppression, and the best max_detections of all classes. Allocates nothing once the
+// against the priors, then the candidates above the threshold, greedy non-maximum suppression
+// within each class, and the best max_detections of all classes. Allocates nothing once the
 // scratch has grown to the largest input seen.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "detector_config.hpp"
@@ -68,24 +70,54 @@ inline float box_iou(const float* a, const float* b) {
     return inter / (area_a + area_b - inter);
 }
 
+// Scores in buckets by their bits: for positive floats the bit pattern grows with the value,
+// so its top bits are a key in score order (1024 buckets per octave). Scores at or below
+// kLowestBinned share bucket 0; scores are at most 1 (softmax, sigmoid).
+struct ScoreBuckets {
+    static constexpr int kShift = 13;
+    static constexpr float kLowestBinned = 1e-6f;
+
+    static std::uint32_t key(float score) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &score, sizeof bits);
+        return bits >> kShift;
+    }
+    static std::size_t most() { return std::size_t(key(1.0f) - key(kLowestBinned)) + 1; }
+
+    explicit ScoreBuckets(float threshold)
+        : lowest(key(std::clamp(threshold, kLowestBinned, 1.0f))), count(key(1.0f) - lowest + 1) {}
+    std::uint32_t operator()(float score) const {
+        const std::uint32_t k = key(score);
+        return k <= lowest ? 0 : std::min(k - lowest, count - 1);
+    }
+
+    std::uint32_t lowest, count;
+};
+
 // Candidates of one image, reused from call to call.
 struct NmsScratch {
     struct Candidate {
         float score;
         std::uint32_t prior;
         int label;
-        std::array<float, 4> box;  // in the input's pixels
     };
-    std::vector<Candidate> candidates, kept;
-    std::vector<std::uint32_t> class_start;
+    struct Kept {
+        Candidate candidate;
+        std::array<float, 4> box;  // in the input's pixels
+        int previous_of_label;     // the kept box of the same label before this one, or -1
+    };
+    std::vector<std::uint32_t> bucket;  // candidates per score bucket, then where each bucket ends
+    std::vector<Candidate> candidates;
+    std::vector<Kept> kept;
+    std::vector<int> last_of_label;  // per label, its last kept box, or -1
 
     // Room for every (prior, class) pair: no allocation on later calls of the same size.
     void reserve(std::size_t priors, int classes, int max_detections) {
         const std::size_t pairs = priors * std::size_t(classes);
         if (candidates.capacity() < pairs) candidates.reserve(pairs);
-        const std::size_t kept_most = std::min(pairs, std::size_t(classes) * std::size_t(max_detections));
-        if (kept.capacity() < kept_most) kept.reserve(kept_most);
-        if (class_start.capacity() < std::size_t(classes) + 2) class_start.reserve(std::size_t(classes) + 2);
+        if (kept.capacity() < std::size_t(max_detections)) kept.reserve(std::size_t(max_detections));
+        if (bucket.capacity() < ScoreBuckets::most()) bucket.reserve(ScoreBuckets::most());
+        if (last_of_label.capacity() < std::size_t(classes) + 1) last_of_label.reserve(std::size_t(classes) + 1);
     }
 };
 
@@ -106,72 +138,83 @@ struct DetectionRule {
     float scale_x, scale_y;           // then times these: pixels of the image reported
 };
 
-// Candidates of one image grouped by class (counting sort), in prior order within a class.
-inline void gather_candidates(const float* scores, const float* boxes, std::size_t priors, const DetectionRule& r,
-                              NmsScratch& s) {
-    const int first = r.score == ScoreFunction::softmax ? 1 : 0;  // the background is no class
-    const int offset = r.score == ScoreFunction::softmax ? 0 : 1;  // sigmoid labels count from 1
-    s.class_start.assign(std::size_t(r.classes) + 1, 0);
-    for (std::size_t p = 0; p < priors; ++p)
-        for (int c = first; c < r.classes; ++c)
-            if (scores[p * std::size_t(r.classes) + std::size_t(c)] > r.threshold) ++s.class_start[std::size_t(c) + 1];
-    for (int c = 0; c < r.classes; ++c) s.class_start[std::size_t(c) + 1] += s.class_start[std::size_t(c)];
-    s.candidates.resize(s.class_start[std::size_t(r.classes)]);
-    s.kept.clear();
-    // class_start[c] runs ahead as class c fills and ends at the next class's start.
-    std::vector<std::uint32_t>& next = s.class_start;
+// Calls f(score, prior, label) for every (prior, class) pair above the threshold, in prior
+// order. The background (column 0 under softmax) is no class; sigmoid labels count from 1.
+template <typename F>
+void for_each_candidate(const float* scores, std::size_t priors, const DetectionRule& r, F&& f) {
+    const int first = r.score == ScoreFunction::softmax ? 1 : 0;
+    const int offset = r.score == ScoreFunction::softmax ? 0 : 1;
     for (std::size_t p = 0; p < priors; ++p) {
-        const float* b = boxes + 4 * p;
-        const std::array<float, 4> pixels{b[0] * r.input_width, b[1] * r.input_height, b[2] * r.input_width,
-                                          b[3] * r.input_height};
-        for (int c = first; c < r.classes; ++c) {
-            const float score = scores[p * std::size_t(r.classes) + std::size_t(c)];
-            if (score > r.threshold) s.candidates[next[std::size_t(c)]++] = {score, std::uint32_t(p), c + offset, pixels};
-        }
+        const float* row = scores + p * std::size_t(r.classes);
+        for (int c = first; c < r.classes; ++c)
+            if (row[c] > r.threshold) f(row[c], std::uint32_t(p), c + offset);
     }
-    // next[c] is now the end of class c, the start of class c + 1.
 }
 
-// One image's detections, best first: greedy suppression within each class (a candidate is
-// kept unless a kept box of its class overlaps it by more than nms_iou), at most
-// max_detections kept per class (no later one could enter the overall best), then the best
-// max_detections of all classes. `names[label]` names each detection when not empty.
+// The candidates of buckets [low, high) into s.candidates, grouped by bucket (counting sort),
+// in prior order within one; s.bucket[b] is then where bucket b ends.
+inline void gather_buckets(const float* scores, std::size_t priors, const DetectionRule& r, const ScoreBuckets& buckets,
+                           std::uint32_t low, std::uint32_t high, NmsScratch& s) {
+    std::uint32_t total = 0;
+    for (std::uint32_t b = low; b < high; ++b) total += std::exchange(s.bucket[b], total);
+    s.candidates.resize(total);
+    for_each_candidate(scores, priors, r, [&](float score, std::uint32_t prior, int label) {
+        const std::uint32_t b = buckets(score);
+        if (b >= low && b < high) s.candidates[s.bucket[b]++] = {score, prior, label};
+    });
+}
+
+// Whether a kept box of the candidate's label overlaps it more than the threshold: only
+// that label's boxes, chained, so a candidate meets a few boxes instead of all classes' kept.
+inline bool suppressed_by_kept(const NmsScratch& s, int label, const std::array<float, 4>& box, float nms_iou) {
+    for (int k = s.last_of_label[std::size_t(label)]; k >= 0; k = s.kept[std::size_t(k)].previous_of_label)
+        if (box_iou(s.kept[std::size_t(k)].box.data(), box.data()) > nms_iou) return true;
+    return false;
+}
+
+// One image's detections, best first. Per-class greedy suppression followed by the best
+// max_detections of all classes keeps exactly the candidates that one walk over all classes
+// in score order keeps (whether a candidate survives depends only on the better ones of its
+// class), so the walk stops at the max_detections-th kept box: on a random detector, where
+// nearly all of 64,000 pairs pass the threshold, a few hundred candidates in. The walk takes
+// the candidates a tier of score buckets at a time, best first, with no comparison sort but
+// of one bucket (about ten candidates) as it reaches it: a comparison sort or selection over
+// all pairs spent most of its time in mispredicted branches
+// (benchmarks/bench_detector.cpp, detector/detection/...). `names[label]` names each detection.
 inline void select_detections(const float* scores, const float* boxes, std::size_t priors, const DetectionRule& r,
                               const std::vector<std::string>& names, NmsScratch& s, std::vector<Detection>& out) {
-    gather_candidates(scores, boxes, priors, r, s);
-    std::uint32_t begin = 0;
-    for (int c = 0; c < r.classes; ++c) {
-        const std::uint32_t end = s.class_start[std::size_t(c)];
-        const std::size_t class_kept = s.kept.size();
-        // Best first, sorted a chunk at a time as the walk reaches it: the walk stops after
-        // max_detections kept, usually long before a class's thousands of candidates (a
-        // random detector's 64,000 took 4.7 ms to sort whole; benchmarks/compare_detector_onnxruntime.sh).
-        const std::uint32_t chunk = std::uint32_t(std::max(256, 4 * r.max_detections));
-        std::uint32_t sorted_end = begin;
-        for (std::uint32_t i = begin; i < end && int(s.kept.size() - class_kept) < r.max_detections; ++i) {
-            if (i == sorted_end) {
-                sorted_end = std::min(end, sorted_end + chunk);
-                std::partial_sort(s.candidates.begin() + i, s.candidates.begin() + sorted_end, s.candidates.begin() + end,
-                                  better_candidate);
+    const ScoreBuckets buckets(r.threshold);
+    s.bucket.assign(buckets.count, 0);
+    for_each_candidate(scores, priors, r, [&](float score, std::uint32_t, int) { ++s.bucket[buckets(score)]; });
+    s.kept.clear();
+    s.last_of_label.assign(std::size_t(r.classes) + 1, -1);  // sigmoid labels run to classes
+    const std::uint32_t tier = std::uint32_t(std::max(256, 4 * r.max_detections));
+    for (std::uint32_t high = buckets.count; high > 0 && int(s.kept.size()) < r.max_detections;) {
+        std::uint32_t low = high, count = 0;
+        while (low > 0 && count < tier) count += s.bucket[--low];
+        gather_buckets(scores, priors, r, buckets, low, high, s);
+        for (std::uint32_t b = high; b-- > low && int(s.kept.size()) < r.max_detections;) {
+            const auto first = s.candidates.begin() + (b == low ? 0 : s.bucket[b - 1]);
+            const auto last = s.candidates.begin() + s.bucket[b];
+            std::sort(first, last, better_candidate);
+            for (auto it = first; it != last && int(s.kept.size()) < r.max_detections; ++it) {
+                const float* q = boxes + 4 * std::size_t(it->prior);
+                const std::array<float, 4> box{q[0] * r.input_width, q[1] * r.input_height, q[2] * r.input_width,
+                                               q[3] * r.input_height};
+                if (suppressed_by_kept(s, it->label, box, r.nms_iou)) continue;
+                int& last = s.last_of_label[std::size_t(it->label)];
+                s.kept.push_back({*it, box, std::exchange(last, int(s.kept.size()))});
             }
-            const NmsScratch::Candidate& cand = s.candidates[i];
-            bool suppressed = false;
-            for (std::size_t k = class_kept; k < s.kept.size() && !suppressed; ++k)
-                suppressed = box_iou(s.kept[k].box.data(), cand.box.data()) > r.nms_iou;
-            if (!suppressed) s.kept.push_back(cand);
         }
-        begin = end;
+        high = low;
     }
-    const std::size_t count = std::min(s.kept.size(), std::size_t(r.max_detections));
-    std::partial_sort(s.kept.begin(), s.kept.begin() + std::ptrdiff_t(count), s.kept.end(), better_candidate);
     out.clear();
-    for (std::size_t i = 0; i < count; ++i) {
-        const NmsScratch::Candidate& k = s.kept[i];
+    for (const NmsScratch::Kept& k : s.kept) {
         Detection d;
         d.box = {k.box[0] * r.scale_x, k.box[1] * r.scale_y, k.box[2] * r.scale_x, k.box[3] * r.scale_y};
-        d.label = k.label;
-        d.score = k.score;
-        if (std::size_t(k.label) < names.size()) d.name = names[std::size_t(k.label)];
+        d.label = k.candidate.label;
+        d.score = k.candidate.score;
+        if (std::size_t(k.candidate.label) < names.size()) d.name = names[std::size_t(k.candidate.label)];
         out.push_back(d);
     }
 }
