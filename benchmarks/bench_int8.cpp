@@ -1,0 +1,78 @@
+// The int8 1x1 convolution of every int8 kernel set this CPU runs
+// (kernels::available_int8_kernels()) against the float pointwise_conv of every float set, at
+// shapes of MobileNeXt-1.0 at 224x224. Counter: OP/s counts a multiply-add as two operations.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <mobilenext/kernels/int8/int8_kernel_registry.hpp>
+#include <mobilenext/kernels/int8/pack_int8.hpp>
+#include <mobilenext/kernels/pack_weights.hpp>
+#include <mobilenext/mobilenext.hpp>
+#include <mobilenext/model/kernel_registry.hpp>
+
+namespace {
+
+using namespace mobilenext;
+
+struct Shape {
+    int pixels, in, out;
+};
+const Shape kShapes[] = {{56 * 56, 96, 192}, {56 * 56, 192, 96}, {14 * 14, 576, 576}};
+
+std::string shape_name(const Shape& s) {
+    return std::to_string(s.pixels) + "px/" + std::to_string(s.in) + "->" + std::to_string(s.out);
+}
+
+benchmark::Counter op_rate(const Shape& s) {
+    return benchmark::Counter(2.0 * s.pixels * s.in * s.out, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_int8_pointwise(const kernels::Int8KernelTable& k, benchmark::State& state, const Shape& s) {
+    std::vector<std::int8_t> weights(std::size_t(s.in) * s.out);
+    for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = std::int8_t(int(i % 129) - 64);
+    const std::vector<std::int32_t> bias(std::size_t(s.out), 0);
+    const std::vector<float> multipliers(std::size_t(s.out), 1e-4f);
+    const PackedPointwiseU8S8 packed = pack_pointwise_u8s8(weights.data(), bias.data(), multipliers.data(), s.in,
+                                                           s.out, output_range(0.05f, 0, Activation::relu6),
+                                                           k.pointwise_panel);
+    std::vector<std::uint8_t> input(std::size_t(s.pixels) * s.in, 100), output(std::size_t(s.pixels) * s.out);
+    for (auto _ : state) {
+        k.pointwise_conv_u8s8(input.data(), std::size_t(s.pixels), packed.view(), output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["OP/s"] = op_rate(s);
+}
+
+void bench_float_pointwise(const kernels::KernelTable& k, benchmark::State& state, const Shape& s) {
+    const std::vector<float> weights(std::size_t(s.in) * s.out, 0.01f), bias(std::size_t(s.out), 0.0f);
+    const PackedPointwise packed = pack_pointwise(weights.data(), nullptr, bias.data(), s.in, s.out, k.pointwise_panel);
+    AlignedBuffer input(std::size_t(s.pixels) * s.in), output(std::size_t(s.pixels) * s.out);
+    for (auto _ : state) {
+        k.pointwise_conv(input.data(), std::size_t(s.pixels), packed.view(), Activation::relu6, output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["OP/s"] = op_rate(s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    for (const Shape& s : kShapes) {
+        for (const kernels::Int8KernelTable* k : kernels::available_int8_kernels())
+            benchmark::RegisterBenchmark(("pointwise_conv_u8s8/" + k->name() + "/" + shape_name(s)).c_str(),
+                                         [k, s](benchmark::State& state) { bench_int8_pointwise(*k, state, s); });
+        for (const kernels::KernelTable* k : internal::kernel_tables())
+            benchmark::RegisterBenchmark(("pointwise_conv_f32/" + k->name() + "/" + shape_name(s)).c_str(),
+                                         [k, s](benchmark::State& state) { bench_float_pointwise(*k, state, s); });
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,106 @@
+#pragma once
+// The int8 quantization scheme and what every int8 kernel receives.
+//
+// Activations: uint8 q, asymmetric per tensor: real = scale * (q - zero_point), zero_point in
+// [0, 255], NHWC like the float tensors.
+//
+// Weights: int8, symmetric per output channel (zero point 0), every value in [-64, 64].
+// AVX2 and AVX-512 without VNNI multiply with vpmaddubsw, which sums adjacent u8 x s8 products
+// into int16 with saturation. With |w| <= 64 a pair is at most 2 * 255 * 64 = 32640 < 32767,
+// so it never saturates and every instruction set computes the same exact int32 sums.
+//
+// Bias: int32 per output channel with the input's zero point folded in:
+//   bias[c] = bias_q[c] - zero_point_in * sum_k w[c][k]   (fold_input_zero_point in pack_int8.hpp)
+// so a kernel computes acc = bias[c] + sum_k q_in[k] * w[c][k] in int32, exactly: a sum stays
+// within 2^31 while K * 255 * 64 + |bias| < 2^31 (K <= 65536 and |bias| < 2^30 are checked at
+// packing).
+//
+// Requantization (1x1 and depthwise): one float multiplier per output channel,
+// M[c] = s_in * s_w[c] / s_out, and
+//   y = clamp(round_half_even(float(acc) * M[c]) + zero_point_out, lo, hi)
+// float(acc) is the round-to-nearest int32 -> float conversion, then one float multiply, with
+// no fused add anywhere (the bias stays in int32), so no instruction set can contract it
+// differently. The clamp is done in float, on [lo - zero_point_out, hi - zero_point_out],
+// before the float -> int conversion: huge values cannot overflow the conversion, and since
+// both bounds are integers, clamping before or after rounding gives the same value. Rounding is
+// half to even: _mm*_cvtps_epi32 under the default MXCSR, vcvtnq_s32_f32 on NEON,
+// std::nearbyint in the reference (default rounding mode). lo, hi: [0, 255] with no
+// activation; ReLU6 fused as lo = max(0, zero_point_out), hi = min(255, zero_point_out +
+// round(6 / s_out)) (output_range in pack_int8.hpp, computed once when the weights are packed).
+// This is ONNX QLinearConv (integer accumulation, then saturate(round(acc * s_in * s_w / s_out)
+// + zero_point_out)) up to the float rounding of the multiplier, which is formed once in float
+// here instead of applied in wider precision.
+//
+// Depthwise 3x3 (padding 1, stride 1 or 2): padding reads the input's zero point (real 0.0),
+// which the folded bias then cancels like any other input value.
+//
+// Partial shortcut add (the sandglass block's partial identity, y = a + b on the first
+// shortcut_channels channels): integer fixed point, no floats,
+//   y = clamp((((a - za) * A + (b - zb) * B + 2^(S-1)) >> S) + zy, 0, 255)
+// with A = round(s_a / s_y * 2^S), B = round(s_b / s_y * 2^S) in [0, 32767] and S in [1, 30]
+// the largest shift keeping both multipliers in that range (shortcut_add_u8 in pack_int8.hpp).
+// Bound: |(a - za) * A + (b - zb) * B| <= 2 * 255 * 32767 < 2^24, plus 2^(S-1) <= 2^29: the
+// sum never leaves int32. A and B fitting int16 lets x86 form both products and their sum in
+// one pmaddwd. ">>" is an arithmetic shift, which rounds toward -inf, so adding 2^(S-1) first
+// rounds half up (toward +inf). The channels beyond shortcut_channels are a requantized alone
+// (the same formula with the B term 0), or copied when a and y share scale and zero point.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "../kernel_args.hpp"
+
+namespace mobilenext {
+
+// The output side of a requantization: multipliers per output channel and the output range.
+struct Requantization {
+    const float* multipliers = nullptr;  // [channel stride] M[c] = s_in * s_w[c] / s_out; 0 in the padding
+    int zero_point = 0;                  // of the output
+    int lo = 0, hi = 255;                // the output range, ReLU6 folded in
+};
+
+// A 1x1 convolution, uint8 [pixels][in_channels] -> uint8 [pixels][out_channels], both dense.
+// Weights in column panels like PointwiseWeights, of 4-byte groups: panel p holds the columns
+// [p * panel, p * panel + width) as [in_groups][width][4] int8, input channels 4g .. 4g + 3 of
+// each column together (in_groups = ceil(in_channels / 4), the missing channels zero), the
+// layout a dot product of 4 bytes per int32 lane reads. width = min(panel, out_stride - first
+// column); panel and out_stride are multiples of the widest vector's int32 lanes (16).
+struct PointwiseWeightsU8S8 {
+    const std::int8_t* weights = nullptr;
+    const std::int32_t* bias = nullptr;         // [out_stride], zero point folded in; 0 in the padding
+    const std::int32_t* weight_sums = nullptr;  // [out_stride] sum_k w[c][k]: for s8 x s8 dot products on q - 128
+    Requantization requant;
+    int in_channels = 0;
+    int out_channels = 0;
+    int out_stride = 0;
+    int panel = 0;
+
+    int in_groups() const { return (in_channels + 3) / 4; }
+    int panel_width(int co) const { return std::min(panel, out_stride - co / panel * panel); }
+    // The weight of input channel ci for output column co.
+    std::int8_t at(int ci, int co) const {
+        const int first = co / panel * panel;
+        return weights[std::size_t(first) * in_groups() * 4 + std::size_t(ci / 4) * panel_width(co) * 4 +
+                       std::size_t(co - first) * 4 + std::size_t(ci % 4)];
+    }
+};
+
+// A depthwise 3x3 convolution on uint8 NHWC rows (DepthwiseRows says which).
+struct DepthwiseWeightsU8S8 {
+    const std::int32_t* weights = nullptr;  // [9][channel_stride] tap-major, values in [-64, 64], 0 in the padding
+    const std::int32_t* bias = nullptr;     // [channel_stride], zero point folded in
+    Requantization requant;
+    int channels = 0;
+    int channel_stride = 0;  // a multiple of kChannelAlign
+    int input_zero_point = 0;  // what the padding reads
+};
+
+// The fixed-point partial shortcut add (see the scheme above).
+struct ShortcutAddU8 {
+    int a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
+    int a_multiplier = 0, b_multiplier = 0;  // A, B in [0, 32767]
+    int shift = 1;                           // S in [1, 30]
+    bool copy_rest = false;  // a and y share scale and zero point: the channels beyond the shortcut are copied
+};
+
+}  // namespace mobilenext

@@ -1,0 +1,35 @@
+#pragma once
+// An int8 kernel set as a run-time value, like KernelTable for the float kernels: the leaf
+// kernels of one instruction set (or the reference kernels) and the panel width its 1x1
+// convolution wants its weights packed in.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "int8_args.hpp"
+
+namespace mobilenext::kernels {
+
+struct Int8KernelTable {
+    // "reference", or "simd" with the instruction set ("avx512vnni", "avx2", "neon64", ...).
+    const char* family = nullptr;
+    const char* arch = nullptr;
+
+    void (*pointwise_conv_u8s8)(const std::uint8_t* input, std::size_t pixels, const PointwiseWeightsU8S8& w,
+                                std::uint8_t* output) = nullptr;
+    void (*dwconv3x3_u8s8)(const std::uint8_t* input, const DepthwiseRows& rows, const DepthwiseWeightsU8S8& w,
+                           std::uint8_t* output) = nullptr;
+    void (*add_partial_shortcut_u8)(const std::uint8_t* a, const std::uint8_t* b, std::size_t pixels, int channels,
+                                    int shortcut_channels, const ShortcutAddU8& q, std::uint8_t* output) = nullptr;
+
+    // Columns per panel of the 1x1 convolution's packed weights (pack_pointwise_u8s8): the
+    // widest register tile of the set, a multiple of its int32 lanes.
+    int pointwise_panel = 64;
+
+    // "reference", "simd/avx512vnni", ...
+    std::string name() const {
+        return arch == nullptr ? std::string(family) : std::string(family) + "/" + arch;
+    }
+};
+
+}  // namespace mobilenext::kernels

@@ -1,0 +1,197 @@
+#pragma once
+// Packs int8 weights into the layouts of int8_args.hpp and derives the scheme's integer
+// parameters (folded biases, output ranges, fixed-point shortcut multipliers). Done once at
+// load; the kernels only read the result.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../../core/error.hpp"
+#include "../kernel_args.hpp"
+#include "int8_args.hpp"
+
+namespace mobilenext {
+
+struct OutputRange {
+    int zero_point = 0;
+    int lo = 0, hi = 255;
+};
+
+// The output range of int8_args.hpp: [0, 255], or ReLU6 fused as
+// [max(0, zero_point), min(255, zero_point + round(6 / scale))].
+inline OutputRange output_range(float scale, int zero_point, Activation act) {
+    if (!(scale > 0.0f) || zero_point < 0 || zero_point > 255)
+        throw Error("output quantization: scale must be > 0 and zero point in [0, 255], found scale " +
+                    std::to_string(scale) + ", zero point " + std::to_string(zero_point));
+    if (act == Activation::none) return {zero_point, 0, 255};
+    const long six = std::lround(6.0 / double(scale));
+    return {zero_point, std::max(0, zero_point), int(std::min<long>(255, zero_point + six))};
+}
+
+// bias_q[c] - zero_point_in * sum_k w[c][k] for weights [channels][taps]: the bias the kernels
+// take, so that they sum q * w with no zero-point term.
+inline std::vector<std::int32_t> fold_input_zero_point(const std::int32_t* bias_q, const std::int8_t* weights,
+                                                       int channels, int taps, int zero_point_in) {
+    std::vector<std::int32_t> folded(static_cast<std::size_t>(channels));
+    for (int c = 0; c < channels; ++c) {
+        std::int64_t sum = 0;
+        for (int k = 0; k < taps; ++k) sum += weights[std::size_t(c) * taps + k];
+        const std::int64_t value = std::int64_t(bias_q[c]) - std::int64_t(zero_point_in) * sum;
+        if (value <= -(std::int64_t(1) << 30) || value >= (std::int64_t(1) << 30))
+            throw Error("int8 bias of channel " + std::to_string(c) + " is beyond +-2^30 with the zero point folded in");
+        folded[std::size_t(c)] = std::int32_t(value);
+    }
+    return folded;
+}
+
+namespace internal {
+
+inline void check_int8_weights(const std::int8_t* weights, std::size_t count, const char* what) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (weights[i] < -64 || weights[i] > 64)
+            throw Error(std::string(what) + ": int8 weight " + std::to_string(i) + " is " + std::to_string(weights[i]) +
+                        ", outside [-64, 64] (the range every instruction set sums exactly)");
+}
+
+inline void check_int8_bias(const std::int32_t* bias, int channels, const char* what) {
+    for (int c = 0; c < channels; ++c)
+        if (bias[c] <= -(1 << 30) || bias[c] >= (1 << 30))
+            throw Error(std::string(what) + ": bias of channel " + std::to_string(c) + " is beyond +-2^30");
+}
+
+inline void check_multipliers(const float* multipliers, int channels, const char* what) {
+    for (int c = 0; c < channels; ++c)
+        if (!(multipliers[c] >= 0.0f && multipliers[c] < 1e6f))
+            throw Error(std::string(what) + ": multiplier of channel " + std::to_string(c) + " is not in [0, 1e6)");
+}
+
+template <class T>
+std::vector<T> padded_copy(const T* values, int count, int padded) {
+    std::vector<T> v(std::size_t(padded), T(0));
+    std::copy(values, values + count, v.begin());
+    return v;
+}
+
+// The checks every packed int8 layer makes: weights in [-64, 64], bias and multipliers usable.
+inline void check_int8_layer(const std::int8_t* weights, std::size_t weight_count, const std::int32_t* bias,
+                             const float* multipliers, int out_channels, const char* what) {
+    check_int8_weights(weights, weight_count, what);
+    check_int8_bias(bias, out_channels, what);
+    check_multipliers(multipliers, out_channels, what);
+}
+
+}  // namespace internal
+
+struct PackedPointwiseU8S8 {
+    std::vector<std::int8_t> weights;
+    std::vector<std::int32_t> bias, weight_sums;
+    std::vector<float> multipliers;
+    OutputRange range;
+    int in_channels = 0, out_channels = 0, out_stride = 0, panel = 0;
+
+    PointwiseWeightsU8S8 view() const {
+        return {weights.data(), bias.data(), weight_sums.data(),
+                {multipliers.data(), range.zero_point, range.lo, range.hi},
+                in_channels, out_channels, out_stride, panel};
+    }
+};
+
+// weights: [out][in] int8 in [-64, 64]; bias: [out], the input's zero point folded in
+// (fold_input_zero_point); multipliers: [out]. `panel`: Int8KernelTable::pointwise_panel, a
+// multiple of 16.
+inline PackedPointwiseU8S8 pack_pointwise_u8s8(const std::int8_t* weights, const std::int32_t* bias,
+                                               const float* multipliers, int in_channels, int out_channels,
+                                               OutputRange range, int panel) {
+    if (in_channels < 1 || in_channels > 65536 || out_channels < 1 || panel < kChannelAlign ||
+        panel % kChannelAlign != 0)
+        throw Error("pack_pointwise_u8s8: channels " + std::to_string(in_channels) + " -> " +
+                    std::to_string(out_channels) + " or panel " + std::to_string(panel) + " out of range");
+    internal::check_int8_layer(weights, std::size_t(in_channels) * out_channels, bias, multipliers, out_channels,
+                               "pack_pointwise_u8s8");
+    PackedPointwiseU8S8 p;
+    p.in_channels = in_channels;
+    p.out_channels = out_channels;
+    p.out_stride = round_up_channels(out_channels);
+    p.panel = panel;
+    p.range = range;
+    p.bias = internal::padded_copy(bias, out_channels, p.out_stride);
+    p.multipliers = internal::padded_copy(multipliers, out_channels, p.out_stride);
+    p.weight_sums.assign(std::size_t(p.out_stride), 0);
+    const int groups = (in_channels + 3) / 4;
+    p.weights.assign(std::size_t(groups) * 4 * p.out_stride, 0);
+    for (int first = 0; first < p.out_stride; first += panel) {
+        const int width = std::min(panel, p.out_stride - first);
+        std::int8_t* panel_start = p.weights.data() + std::size_t(first) * groups * 4;
+        for (int co = first; co < std::min(first + width, out_channels); ++co)
+            for (int ci = 0; ci < in_channels; ++ci) {
+                const std::int8_t v = weights[std::size_t(co) * in_channels + ci];
+                panel_start[(std::size_t(ci / 4) * width + (co - first)) * 4 + ci % 4] = v;
+                p.weight_sums[std::size_t(co)] += v;
+            }
+    }
+    return p;
+}
+
+struct PackedDepthwiseU8S8 {
+    std::vector<std::int32_t> weights, bias;
+    std::vector<float> multipliers;
+    OutputRange range;
+    int channels = 0, channel_stride = 0, input_zero_point = 0;
+
+    DepthwiseWeightsU8S8 view() const {
+        return {weights.data(), bias.data(), {multipliers.data(), range.zero_point, range.lo, range.hi},
+                channels, channel_stride, input_zero_point};
+    }
+};
+
+// weights: [C][1][3][3] int8 in [-64, 64] (PyTorch's layout); bias: [C], the input's zero point
+// folded in; multipliers: [C].
+inline PackedDepthwiseU8S8 pack_depthwise_u8s8(const std::int8_t* weights, const std::int32_t* bias,
+                                               const float* multipliers, int channels, int input_zero_point,
+                                               OutputRange range) {
+    if (channels < 1 || input_zero_point < 0 || input_zero_point > 255)
+        throw Error("pack_depthwise_u8s8: channels " + std::to_string(channels) + " or input zero point " +
+                    std::to_string(input_zero_point) + " out of range");
+    internal::check_int8_layer(weights, std::size_t(channels) * 9, bias, multipliers, channels,
+                               "pack_depthwise_u8s8");
+    PackedDepthwiseU8S8 p;
+    p.channels = channels;
+    p.channel_stride = round_up_channels(channels);
+    p.input_zero_point = input_zero_point;
+    p.range = range;
+    p.bias = internal::padded_copy(bias, channels, p.channel_stride);
+    p.multipliers = internal::padded_copy(multipliers, channels, p.channel_stride);
+    p.weights.assign(std::size_t(9) * p.channel_stride, 0);
+    for (int c = 0; c < channels; ++c)
+        for (int tap = 0; tap < 9; ++tap)
+            p.weights[std::size_t(tap) * p.channel_stride + c] = weights[std::size_t(c) * 9 + tap];
+    return p;
+}
+
+// The fixed-point parameters of y = a + b (int8_args.hpp): the largest shift S in [1, 30] that
+// keeps round(s_a / s_y * 2^S) and round(s_b / s_y * 2^S) within [0, 32767].
+inline ShortcutAddU8 shortcut_add_u8(float scale_a, int zero_point_a, float scale_b, int zero_point_b,
+                                     float scale_y, int zero_point_y) {
+    const double ratio_a = double(scale_a) / scale_y, ratio_b = double(scale_b) / scale_y;
+    const auto in_range = [](int zp) { return zp >= 0 && zp <= 255; };
+    if (!(scale_a > 0.0f && scale_b > 0.0f && scale_y > 0.0f) || !in_range(zero_point_a) ||
+        !in_range(zero_point_b) || !in_range(zero_point_y) || std::max(ratio_a, ratio_b) * 2.0 >= 32767.5)
+        throw Error("shortcut_add_u8: scales must be > 0 with s_a / s_y and s_b / s_y below 16383, zero points in "
+                    "[0, 255]");
+    int shift = 30;
+    while (std::lround(std::max(ratio_a, ratio_b) * std::ldexp(1.0, shift)) > 32767) --shift;
+    ShortcutAddU8 q;
+    q.a_zero_point = zero_point_a;
+    q.b_zero_point = zero_point_b;
+    q.y_zero_point = zero_point_y;
+    q.shift = shift;
+    q.a_multiplier = int(std::lround(ratio_a * std::ldexp(1.0, shift)));
+    q.b_multiplier = int(std::lround(ratio_b * std::ldexp(1.0, shift)));
+    q.copy_rest = scale_a == scale_y && zero_point_a == zero_point_y;
+    return q;
+}
+
+}  // namespace mobilenext

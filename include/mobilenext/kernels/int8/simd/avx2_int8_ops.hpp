@@ -1,0 +1,56 @@
+#pragma once
+// The int8 kernels' vector operations on AVX2 (8 int32 lanes), for the translation unit
+// compiled with -mavx2 (see avx512_int8_ops.hpp for the operations' contracts).
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace mobilenext::kernels::simd {
+
+struct Avx2Int8Ops {
+    static constexpr const char* kName = "avx2";
+    static constexpr int kLanes = 8;
+    // 2 pixels x 4 vectors (32 output channels): 8 accumulators, 4 weight vectors, the input,
+    // the constant 1s and a temporary in 16 registers.
+    static constexpr int kTileVectors = 4, kTilePixels = 2;
+
+    using I32 = __m256i;
+    using Acc = __m256i;
+    using Weights = __m256i;
+    using Input = __m256i;
+
+    static I32 set1(std::int32_t v) { return _mm256_set1_epi32(v); }
+    static I32 load_i32(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static I32 load_u8(const std::uint8_t* p) {
+        return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    }
+    static I32 add(I32 a, I32 b) { return _mm256_add_epi32(a, b); }
+    static I32 sub(I32 a, I32 b) { return _mm256_sub_epi32(a, b); }
+    static I32 mul_small(I32 a, I32 b) { return _mm256_madd_epi16(a, b); }
+    static I32 shift_right(I32 v, int bits) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(bits)); }
+    // Signed saturation to int16, then unsigned saturation to uint8: together a clamp to [0, 255].
+    static void store_u8(I32 v, std::uint8_t* out) {
+        const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(words, words));
+    }
+    static I32 requantize(I32 acc, const float* m, float lo, float hi, I32 zero_point) {
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(m));
+        f = _mm256_min_ps(_mm256_max_ps(f, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+        return _mm256_add_epi32(_mm256_cvtps_epi32(f), zero_point);
+    }
+
+    static Acc zero_acc() { return _mm256_setzero_si256(); }
+    static Weights load_weights(const std::int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static Input broadcast_u8x4(std::uint32_t four_bytes) { return _mm256_set1_epi32(std::int32_t(four_bytes)); }
+    // vpmaddubsw sums pairs into int16 (exact: |w| <= 64), vpmaddwd pairs of pairs into int32.
+    static Acc dot4(Acc acc, Input in, Weights w) {
+        const __m256i pairs = _mm256_maddubs_epi16(in, w);
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
+    static I32 finish(Acc acc, const std::int32_t* bias, const std::int32_t*) { return add(acc, load_i32(bias)); }
+};
+
+}  // namespace mobilenext::kernels::simd
+#endif

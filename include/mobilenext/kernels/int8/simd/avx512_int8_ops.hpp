@@ -1,0 +1,71 @@
+#pragma once
+// The int8 kernels' vector operations on AVX-512 (16 int32 lanes), for the translation units
+// compiled with -mavx512f -mavx512bw -mavx512vl (and -mavx512vnni for kVnni). Each
+// instruction set has operations of its own type, so no function compiled for one set is
+// shared with another (src/dispatch/int8_kernel_table_entry.hpp).
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace mobilenext::kernels::simd {
+
+template <bool kVnni>
+struct Avx512Int8Ops {
+#if !defined(__AVX512VNNI__)
+    static_assert(!kVnni, "Avx512Int8Ops<true> needs -mavx512vnni");
+#endif
+    static constexpr const char* kName = kVnni ? "avx512vnni" : "avx512bw";
+    static constexpr int kLanes = 16;
+    // The 1x1 convolution's register tile: 4 pixels x 4 vectors (64 output channels) of
+    // accumulators, 16 of the 32 registers.
+    static constexpr int kTileVectors = 4, kTilePixels = 4;
+
+    using I32 = __m512i;
+    using Acc = __m512i;
+    using Weights = __m512i;
+    using Input = __m512i;
+
+    static I32 set1(std::int32_t v) { return _mm512_set1_epi32(v); }
+    static I32 load_i32(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+    // kLanes bytes, zero-extended.
+    static I32 load_u8(const std::uint8_t* p) {
+        return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+    static I32 add(I32 a, I32 b) { return _mm512_add_epi32(a, b); }
+    static I32 sub(I32 a, I32 b) { return _mm512_sub_epi32(a, b); }
+    // a * b, exact when one operand is in [0, 32767] and the other in [-32768, 32767]: pmaddwd
+    // multiplies the low int16 halves and adds the product of the high halves, one of which is 0.
+    static I32 mul_small(I32 a, I32 b) { return _mm512_madd_epi16(a, b); }
+    static I32 shift_right(I32 v, int bits) { return _mm512_sra_epi32(v, _mm_cvtsi32_si128(bits)); }
+    // kLanes values saturated to [0, 255].
+    static void store_u8(I32 v, std::uint8_t* out) {
+        const __m128i bytes = _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, _mm512_setzero_si512()));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+    }
+    // round_half_even(clamp(float(acc) * m, lo, hi)) + zero_point (int8_args.hpp).
+    static I32 requantize(I32 acc, const float* m, float lo, float hi, I32 zero_point) {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(m));
+        f = _mm512_min_ps(_mm512_max_ps(f, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+        return _mm512_add_epi32(_mm512_cvtps_epi32(f), zero_point);
+    }
+
+    static Acc zero_acc() { return _mm512_setzero_si512(); }
+    // 16 output channels x 4 input channels.
+    static Weights load_weights(const std::int8_t* p) { return _mm512_loadu_si512(p); }
+    static Input broadcast_u8x4(std::uint32_t four_bytes) { return _mm512_set1_epi32(std::int32_t(four_bytes)); }
+    // Each lane += the dot product of its 4 input bytes (u8) with its 4 weights (s8).
+    static Acc dot4(Acc acc, Input in, Weights w) {
+#if defined(__AVX512VNNI__)
+        if constexpr (kVnni) return _mm512_dpbusd_epi32(acc, in, w);
+#endif
+        // Pairs summed into int16 (exact: |w| <= 64), then pairs of pairs into int32.
+        const __m512i pairs = _mm512_maddubs_epi16(in, w);
+        return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)));
+    }
+    static I32 finish(Acc acc, const std::int32_t* bias, const std::int32_t*) { return add(acc, load_i32(bias)); }
+};
+
+}  // namespace mobilenext::kernels::simd
+#endif
