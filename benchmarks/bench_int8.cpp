@@ -1,9 +1,13 @@
 // The int8 1x1 convolution of every int8 kernel set this CPU runs
 // (kernels::available_int8_kernels()) against the float pointwise_conv of every float set, at
 // shapes of MobileNeXt-1.0 at 224x224. Counter: OP/s counts a multiply-add as two operations.
+// Then the whole network, MobileNeXt-1.0 at 224x224, batch 1, one thread: the float network on
+// the best float set against the int8 network (random weights quantized on random inputs) on
+// every int8 set, its stem and classifier on the same float set.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,7 +15,10 @@
 #include <mobilenext/kernels/int8/pack_int8.hpp>
 #include <mobilenext/kernels/pack_weights.hpp>
 #include <mobilenext/mobilenext.hpp>
+#include <mobilenext/model/folded_weights.hpp>
+#include <mobilenext/model/int8_network.hpp>
 #include <mobilenext/model/kernel_registry.hpp>
+#include <mobilenext/quantization/quantize_network.hpp>
 
 namespace {
 
@@ -59,6 +66,58 @@ void bench_float_pointwise(const kernels::KernelTable& k, benchmark::State& stat
     state.counters["OP/s"] = op_rate(s);
 }
 
+Tensor uniform_input(int n, int h, int w, std::uint32_t seed) {
+    Tensor t(n, h, w, 3);
+    std::uint32_t state = seed;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        state = state * 1664525u + 1013904223u;
+        t.data()[i] = float(state >> 8) * (4.0f / 16777216.0f) - 2.0f;
+    }
+    return t;
+}
+
+const NetworkConfig kNetworkConfig{1.0};
+constexpr int kImageSize = 224;
+
+benchmark::Counter image_rate() { return benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate); }
+
+void bench_float_network(benchmark::State& state) {
+    const Model model = Model::random(kNetworkConfig, 1);
+    const Tensor x = uniform_input(1, kImageSize, kImageSize, 2);
+    Workspace ws(1);
+    Tensor logits;
+    for (auto _ : state) {
+        model.forward(x, logits, ws);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    state.counters["images/s"] = image_rate();
+    state.SetLabel(model.kernels_name());
+}
+
+// Quantized once, on the best float set (the calibration's float evaluation is the slow part).
+const Int8NetworkWeights& quantized_network() {
+    static const Int8NetworkWeights weights = [] {
+        const StateDict dict = make_random_state_dict(derive_topology(kNetworkConfig), 1);
+        const Tensor calibration = uniform_input(2, kImageSize, kImageSize, 3);
+        return quantize_network(read_folded_weights(kNetworkConfig, dict, "random weights"), calibration.data(),
+                                calibration.shape(), {}, *internal::kernel_tables().front());
+    }();
+    return weights;
+}
+
+void bench_int8_network(const kernels::Int8KernelTable& k, benchmark::State& state) {
+    const internal::Int8Network network(quantized_network(), *internal::kernel_tables().front(), k);
+    const Tensor x = uniform_input(1, kImageSize, kImageSize, 2);
+    Workspace ws(1);
+    Tensor logits;
+    for (auto _ : state) {
+        network.forward(x, logits, ws);
+        benchmark::DoNotOptimize(logits.data());
+    }
+    state.counters["images/s"] = image_rate();
+    state.SetLabel(network.kernels_name());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +129,12 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(("pointwise_conv_f32/" + k->name() + "/" + shape_name(s)).c_str(),
                                          [k, s](benchmark::State& state) { bench_float_pointwise(*k, state, s); });
     }
+    benchmark::RegisterBenchmark("network_f32/width:1.00/224x224/batch:1/threads:1", bench_float_network)
+        ->Unit(benchmark::kMillisecond);
+    for (const kernels::Int8KernelTable* k : kernels::available_int8_kernels())
+        benchmark::RegisterBenchmark(("network_int8/" + k->name() + "/width:1.00/224x224/batch:1/threads:1").c_str(),
+                                     [k](benchmark::State& state) { bench_int8_network(*k, state); })
+            ->Unit(benchmark::kMillisecond);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

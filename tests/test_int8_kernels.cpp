@@ -17,27 +17,17 @@
 #include <mobilenext/kernels/int8/pack_int8.hpp>
 #include <mobilenext/kernels/int8/reference_int8_kernels.hpp>
 
+#include "int8_test_support.hpp"
+
 namespace mobilenext {
 namespace {
 
 using kernels::Int8KernelTable;
+using test::Int8TableName;
+using test::random_ints;
+using test::vector_int8_tables;
 const Int8KernelTable& Ref = kernels::kReferenceInt8Kernels;
 const int kZeroPoints[] = {0, 128, 255};
-
-std::vector<const Int8KernelTable*> vector_int8_tables() {
-    std::vector<const Int8KernelTable*> tables;
-    for (const Int8KernelTable* t : kernels::available_int8_kernels())
-        if (t != &Ref) tables.push_back(t);
-    return tables;
-}
-
-struct Int8TableName {
-    std::string operator()(const ::testing::TestParamInfo<const Int8KernelTable*>& info) const {
-        std::string name = info.param->name();
-        std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
-        return name;
-    }
-};
 
 class Int8KernelTest : public ::testing::TestWithParam<const Int8KernelTable*> {
 protected:
@@ -45,14 +35,6 @@ protected:
 };
 INSTANTIATE_TEST_SUITE_P(EveryVectorSet, Int8KernelTest, ::testing::ValuesIn(vector_int8_tables()), Int8TableName{});
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Int8KernelTest);
-
-template <class T>
-std::vector<T> random_ints(std::size_t count, int lo, int hi, std::mt19937& engine) {
-    std::uniform_int_distribution<int> dist(lo, hi);
-    std::vector<T> v(count);
-    for (T& x : v) x = T(dist(engine));
-    return v;
-}
 
 // Multipliers that spread sums of `terms` products over the output range, some clamped; every
 // fourth a power of two, whose products land on ties (x.5) that round half to even.

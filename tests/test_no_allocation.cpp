@@ -8,7 +8,12 @@
 
 #include <mobilenext/io/npy.hpp>
 #include <mobilenext/io/safetensors.hpp>
+#include <mobilenext/kernels/int8/int8_kernel_registry.hpp>
 #include <mobilenext/mobilenext.hpp>
+#include <mobilenext/model/folded_weights.hpp>
+#include <mobilenext/model/int8_network.hpp>
+#include <mobilenext/model/kernel_registry.hpp>
+#include <mobilenext/quantization/quantize_network.hpp>
 
 namespace {
 std::atomic<long> g_allocations{0};
@@ -48,6 +53,28 @@ TEST(NoAllocation, WarmForwardPassesAllocateNothing) {
             for (int i = 0; i < 3; ++i) net.forward(x, logits, ws);
             EXPECT_EQ(g_allocations.load() - before, 0) << threads << " threads, input " << shape.str();
         }
+}
+
+TEST(NoAllocation, WarmInt8ForwardPassesAllocateNothing) {
+    NetworkConfig config;
+    config.width = 0.5;
+    const Tensor calibration(1, 64, 64, 3);
+    const Int8NetworkWeights quantized =
+        quantize_network(read_folded_weights(config, make_random_state_dict(derive_topology(config), 1)),
+                         calibration.data(), calibration.shape(), {}, *internal::kernel_tables().front());
+    for (const kernels::Int8KernelTable* table : kernels::available_int8_kernels()) {
+        const internal::Int8Network net(quantized, *internal::kernel_tables().front(), *table);
+        for (int threads : {1, 2})
+            for (const Shape4& shape : {Shape4{1, 96, 96, 3}, Shape4{2, 37, 53, 3}}) {
+                Workspace ws(threads);
+                Tensor x(shape), logits;
+                net.forward(x, logits, ws);  // warm-up: sizes the workspace and the logits
+                const long before = g_allocations.load();
+                for (int i = 0; i < 2; ++i) net.forward(x, logits, ws);
+                EXPECT_EQ(g_allocations.load() - before, 0)
+                    << net.kernels_name() << ", " << threads << " threads, input " << shape.str();
+            }
+    }
 }
 
 TEST(NoAllocation, WarmDetectionsAllocateNothing) {

@@ -66,6 +66,21 @@ inline void check_input_finite(const kernels::KernelTable& k, const float* input
                    "; inputs must be finite");
 }
 
+// The caller's buffers of a forward pass on raw memory: non-null, float-aligned, and room for
+// shape.n x classes logits. `input_what` and `logits_what` name them in messages (literals:
+// this runs on every forward pass, which must not allocate).
+inline void check_logits_buffers(const float* input, const Shape4& shape, const float* logits,
+                                 std::size_t logits_capacity, int classes, const char* input_what,
+                                 const char* logits_what) {
+    check_user_buffer(input, input_what);
+    check_user_buffer(logits, logits_what);
+    const std::size_t needed = std::size_t(shape.n) * std::size_t(classes);
+    if (logits_capacity < needed)
+        fail(std::string(logits_what) + ": the buffer holds " + std::to_string(logits_capacity) + " floats, " +
+             std::to_string(needed) + " needed for " + std::to_string(shape.n) + " x " + std::to_string(classes) +
+             " logits");
+}
+
 // Grows the workspace's buffers to a plan (never shrinks them).
 inline void grow_workspace(const ForwardPlan& p, Workspace& ws) {
     if (ws.ping.size() < p.activation) ws.ping.resize(p.activation);
@@ -205,13 +220,8 @@ public:
     void forward(const float* input, const Shape4& shape, float* logits, std::size_t logits_capacity,
                  Workspace& ws) const {
         check_input_shape(shape);
-        internal::check_user_buffer(input, "MobileNeXt input");
-        internal::check_user_buffer(logits, "MobileNeXt logits");
-        const std::size_t needed = std::size_t(shape.n) * std::size_t(topology_.config.num_classes);
-        if (logits_capacity < needed)
-            internal::fail("MobileNeXt logits: the buffer holds " + std::to_string(logits_capacity) + " floats, " +
-                           std::to_string(needed) + " needed for " + std::to_string(shape.n) + " x " +
-                           std::to_string(topology_.config.num_classes) + " logits");
+        check_logits_buffers(input, shape, logits, logits_capacity, topology_.config.num_classes, "MobileNeXt input",
+                             "MobileNeXt logits");
         forward_checked(input, shape, logits, ws);
     }
 

@@ -52,6 +52,12 @@
 
 namespace mobilenext {
 
+// How a uint8 activation tensor maps to real values: real = scale * (q - zero_point).
+struct U8Quantization {
+    float scale = 1.0f;
+    int zero_point = 0;
+};
+
 // The output side of a requantization: multipliers per output channel and the output range.
 struct Requantization {
     const float* multipliers = nullptr;  // [channel stride] M[c] = s_in * s_w[c] / s_out; 0 in the padding
