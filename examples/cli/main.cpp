@@ -26,6 +26,7 @@
 #include "arg_parser.hpp"
 #include "command_detect.hpp"
 #include "command_evaluate.hpp"
+#include "command_quantize.hpp"
 #include "imagenet_classes.hpp"
 
 namespace {
@@ -42,6 +43,7 @@ constexpr int kExitUsage = 2;
 // Every command builds it through make_model, so both sources behave the same everywhere.
 
 std::string kernel_set_names();
+std::string int8_kernel_set_names();
 
 void add_model_options(ArgParser& p) {
     p.option("--width", "W", "without MODEL: width multiplier (default 1.0)")
@@ -50,13 +52,21 @@ void add_model_options(ArgParser& p) {
         .option("--classes", "N", "without MODEL: classifier outputs (default 1000)")
         .option("--in-channels", "C", "without MODEL: input image channels (default 3)")
         .option("--layout", "L", "without MODEL: official | mobilenext.pytorch (default official)")
-        .option("--kernels", "NAME", "kernel set: " + kernel_set_names() + " (default: the first, the best this CPU runs)")
+        .option("--kernels", "NAME",
+                "kernel set: " + kernel_set_names() + "; for int8 models " + int8_kernel_set_names() +
+                    " (default: the first, the best this CPU runs)")
         .flag("--no-verify", "do not run the test vector stored in MODEL at load");
 }
 
 std::string kernel_set_names() {
     std::string names;
     for (const std::string& name : mnx::Model::available_kernels()) names += (names.empty() ? "" : ", ") + name;
+    return names;
+}
+
+std::string int8_kernel_set_names() {
+    std::string names;
+    for (const std::string& name : mnx::Model::available_int8_kernels()) names += (names.empty() ? "" : ", ") + name;
     return names;
 }
 
@@ -170,6 +180,10 @@ int command_info(const std::vector<std::string>& args) {
     std::printf("checks:  test vector %s; data checksum %s; identity divisor %s\n",
                 mnx::test_vector_status_name(info.test_vector_status), info.checksum_verified ? "verified" : "none",
                 info.identity_div_stated ? "stated" : "not stated (1 assumed: give --identity-div D)");
+    if (info.quantization)
+        std::printf("int8:    %s (%s), calibrated with the %s observer on %lld images\n",
+                    info.quantization->scheme.c_str(), info.quantization->description.c_str(),
+                    info.quantization->observer.c_str(), static_cast<long long>(info.quantization->calibration_images));
     std::printf("input:   %s\n\n", size_text(height, width).c_str());
 
     const char* row = "%-12s %-16s %6s %7s %6s %7s %9s %10s\n";
@@ -420,6 +434,7 @@ const char* kMainUsage =
     "  classify    classify image files (JPEG, PNG, ...) and print the top classes\n"
     "  preprocess  write the network input made from an image, as .npy\n"
     "  evaluate    accuracy over the Fashion-MNIST test set (IDX files)\n"
+    "  quantize    write an int8 model file from a float one, calibrated on images\n"
     "  detect      find objects in images with a detector file (SSDLite-MobileNeXt)\n"
     "\n"
     "Run 'mobilenext <command> --help' for the options of a command.\n";
@@ -450,6 +465,8 @@ int main(int argc, char** argv) {
         run = command_preprocess;
     else if (command == "evaluate")
         run = command_evaluate;
+    else if (command == "quantize")
+        run = command_quantize;
     else if (command == "detect")
         run = command_detect;
     if (run == nullptr) {

@@ -81,7 +81,30 @@ def real_model_prefix():
     return metadata, tensors
 
 
+def int8_model_prefix():
+    """The first tensors of an int8 file (include/mobilenext/io/int8_model_format.hpp) of the
+    shipped model's architecture, every dtype the format uses, with its metadata: mutations
+    reach the int8 reader's checks."""
+    metadata, tensors = real_model_prefix()
+    metadata["mobilenext.quantization"] = json.dumps(
+        {"scheme": "mobilenext-int8-v1", "observer": "minmax", "calibration_images": 1})
+    stem_weight, stem_bias = tensors[0][2], np.linspace(-0.5, 0.5, 16)
+    rng = np.random.default_rng(0)
+    out = [("stem.weight", "F32", [16, 1, 3, 3], as_dtype(stem_weight, "F32")),
+           ("stem.bias", "F32", [16], as_dtype(stem_bias, "F32")),
+           ("stem.output.scale", "F32", [], as_dtype(np.array(0.025), "F32")),
+           ("stem.output.zero_point", "U8", [], bytes([0]))]
+    layer = "features.1.input_dw"
+    out += [(layer + ".weight", "I8", [16, 1, 3, 3], rng.integers(-64, 65, 144).astype("<i1").tobytes()),
+            (layer + ".bias", "I32", [16], rng.integers(-1000, 1000, 16).astype("<i4").tobytes()),
+            (layer + ".weight_scale", "F32", [16], as_dtype(np.full(16, 0.01), "F32")),
+            (layer + ".output.scale", "F32", [], as_dtype(np.array(0.02), "F32")),
+            (layer + ".output.zero_point", "I32", [], np.array([3], dtype="<i4").tobytes())]
+    return safetensors_bytes(out, metadata)
+
+
 def safetensors_seeds():
+    write("safetensors", "int8_model_prefix.safetensors", int8_model_prefix())
     metadata, tensors = real_model_prefix()
     for dtype in ("F32", "F16", "BF16", "F64"):
         write("safetensors", f"model_prefix_{dtype.lower()}.safetensors",

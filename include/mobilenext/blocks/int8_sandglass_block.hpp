@@ -29,6 +29,9 @@ struct Int8PointwiseLayer {
     std::vector<float> multipliers;    // [out] s_in * s_w[c] / s_out
     OutputRange range;                 // the output's zero point and clamp (ReLU6 folded in)
     int in_channels = 0, out_channels = 0;
+    // What the above is derived from (int8_block_parts.hpp), as files store it.
+    std::vector<std::int32_t> accumulator_bias;  // [out] on s_in * s_w[c], no zero point folded in
+    std::vector<float> weight_scales;            // [out] s_w[c]
 };
 
 // A depthwise 3x3 convolution in int8, unpacked.
@@ -39,6 +42,8 @@ struct Int8DepthwiseLayer {
     OutputRange range;
     int channels = 0;          // 0: the form has no such layer
     int input_zero_point = 0;  // what the padding reads (real 0.0)
+    std::vector<std::int32_t> accumulator_bias;  // [channels] as in Int8PointwiseLayer
+    std::vector<float> weight_scales;            // [channels]
 };
 
 // The quantization of the tensors inside a block, for inspection and for evaluating the

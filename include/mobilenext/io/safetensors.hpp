@@ -35,6 +35,13 @@
 
 namespace mobilenext {
 
+// An integer tensor's values, widened to int32 (I8, U8 and I32 all fit).
+struct IntegerTensor {
+    std::string dtype;
+    std::vector<std::int64_t> shape;
+    std::vector<std::int32_t> values;
+};
+
 struct SafetensorsContents {
     std::map<std::string, std::string> metadata;
     // data_checksum() of the file's data section, computed when the metadata stores one
@@ -42,6 +49,9 @@ struct SafetensorsContents {
     std::string data_checksum;
     StateDict tensors;           // floating-point tensors, converted to float32
     std::set<std::string> skipped;  // integer tensors that were skipped (BatchNorm step counters)
+    // The I8, U8 and I32 tensors among the skipped ones, with their values (int8 models).
+    std::map<std::string, IntegerTensor> integer_tensors;
+    std::map<std::string, std::string> dtypes;  // every tensor's dtype as the file states it
 };
 
 // The metadata key of the converter's checksum of the data section.
@@ -266,6 +276,24 @@ inline HostTensor tensor_values(const TensorEntry& t, const unsigned char* src) 
     return out;
 }
 
+inline bool is_small_integer_dtype(const std::string& dtype) { return dtype == "I8" || dtype == "U8" || dtype == "I32"; }
+
+// An I8, U8 or I32 tensor's values from the file's little-endian bytes.
+inline IntegerTensor integer_tensor_values(const TensorEntry& t, const unsigned char* src) {
+    IntegerTensor out{t.dtype, t.shape, std::vector<std::int32_t>(t.elements)};
+    for (std::uint64_t i = 0; i < t.elements; ++i) {
+        const unsigned char* p = src + i * t.element_size;
+        if (t.dtype == "I8")
+            out.values[i] = std::int32_t(std::int8_t(p[0]));
+        else if (t.dtype == "U8")
+            out.values[i] = std::int32_t(p[0]);
+        else
+            out.values[i] = std::int32_t(std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
+                                         std::uint32_t(p[3]) << 24);
+    }
+    return out;
+}
+
 // Tensors may not share bytes: a file whose tensors alias each other is not what any writer
 // makes. Sorted by start, each non-empty extent must begin after every earlier one ended.
 struct Extent {
@@ -314,10 +342,14 @@ inline SafetensorsContents parse_safetensors(const void* data, std::size_t size,
         }
         const internal::TensorEntry t = internal::read_tensor_entry(name, it.value(), data_size, file);
         extents.push_back({t.begin, t.end, name});
-        if (internal::is_float_dtype(t.dtype))
+        out.dtypes.emplace(name, t.dtype);
+        if (internal::is_float_dtype(t.dtype)) {
             out.tensors.emplace(name, internal::tensor_values(t, data_begin + t.begin));
-        else
+        } else {
             out.skipped.insert(name);
+            if (internal::is_small_integer_dtype(t.dtype))
+                out.integer_tensors.emplace(name, internal::integer_tensor_values(t, data_begin + t.begin));
+        }
     }
     internal::check_no_overlap(std::move(extents), file);
     if (out.metadata.count(kChecksumKey)) out.data_checksum = data_checksum(data_begin, std::size_t(data_size));

@@ -65,6 +65,14 @@ inline const char* test_vector_status_name(TestVectorStatus s) {
     return "?";
 }
 
+// How an int8 model was quantized (the file's mobilenext.quantization).
+struct QuantizationInfo {
+    std::string scheme;       // the scheme's name (io/int8_model_format.hpp)
+    std::string description;  // activations, weights, bias, requantization, shortcut add, in words
+    std::string observer;     // how calibration chose the activation ranges: minmax, percentile, mse
+    std::int64_t calibration_images = 0;
+};
+
 struct ModelInfo {
     std::string path;  // the file, or what the weights came from ("random weights", ...)
     NetworkConfig config;
@@ -80,13 +88,19 @@ struct ModelInfo {
     // assumed and nothing in the weights can show whether that is right.
     bool identity_div_stated = false;
     std::map<std::string, std::string> metadata;
+    // Set for an int8 model (a file written by `mobilenext quantize`), which runs
+    // internal::Int8Network: int8 blocks between a float stem and a float classifier.
+    std::optional<QuantizationInfo> quantization;
 };
 
 struct LoadOptions {
     bool verify_test_vector = true;
     std::optional<int> identity_div;  // overrides the file (weights do not show it)
     // The kernel set: empty for the best of Model::available_kernels(), or one of its names
-    // ("simd/avx512bw", "simd/fma3+avx2", "simd/sse2", "reference", ...).
+    // ("simd/avx512bw", "simd/fma3+avx2", "simd/sse2", "reference", ...). For an int8 model,
+    // one of Model::available_int8_kernels() ("simd/avx512vnni", "simd/avx2", "reference",
+    // ...); its float stem and classifier then run on the float set of that name when there is
+    // one, on the reference for "reference", else on the best.
     std::string kernels;
 };
 
@@ -99,7 +113,8 @@ struct Classification {
 
 namespace internal {
 class Network;
-}
+class Int8Network;
+}  // namespace internal
 
 // A MobileNeXt classifier. Immutable once built: forward() is const and may run on many
 // threads at once, each with its own Workspace. Copies are cheap and share the weights.
@@ -122,7 +137,10 @@ public:
 
     // The kernel sets this program can run on this CPU, best first; "reference" last.
     static std::vector<std::string> available_kernels();
+    // The same for the int8 blocks of int8 models.
+    static std::vector<std::string> available_int8_kernels();
 
+    // The float set; for an int8 model both: "int8 simd/avx2, float simd/fma3+avx2".
     std::string kernels_name() const;
     const ModelInfo& info() const noexcept;
     const NetworkConfig& config() const noexcept;
@@ -155,8 +173,11 @@ public:
     std::int64_t parameter_count() const;
     std::int64_t multiply_adds(int height, int width) const;
 
-    // The network itself (blocks, kernel table), for tests and benchmarks of its parts.
-    const internal::Network& network() const noexcept;
+    // The network itself (blocks, kernel table), for tests and benchmarks of its parts. A float
+    // model has a Network (network() throws mobilenext::Error for an int8 model), an int8 model
+    // an Int8Network (int8_network() is null for a float model).
+    const internal::Network& network() const;
+    const internal::Int8Network* int8_network() const noexcept;
 
     // What a model holds (model_definitions.hpp): made only by the validating builder.
     struct State;

@@ -12,8 +12,10 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "../blocks/int8_block_parts.hpp"
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 #include "../kernels/int8/pack_int8.hpp"
@@ -32,11 +34,6 @@ namespace mobilenext {
 
 struct QuantizationOptions {
     ObserverOptions observer;  // how each tensor's observed values become its range
-};
-
-// The uint8 quantizations calibration chose for one block's tensors.
-struct BlockQuantizations {
-    U8Quantization input_dw, reduce, expand, output_dw, output;
 };
 
 namespace internal {
@@ -71,34 +68,16 @@ inline std::string quantization_point_name(const Topology& t, int block, Quantiz
 inline Int8SandglassLayers quantize_block(const BlockSpec& b, const FoldedBlockWeights& w, const U8Quantization& input,
                                           const BlockQuantizations& q) {
     const BlockLayerIndices j = block_layer_indices(b.form);
-    Int8SandglassLayers l;
-    l.input = input;
-    l.tensors = {q.input_dw, q.reduce, q.expand, q.output_dw};
+    Int8BlockParts parts;
     U8Quantization reduce_input = input;
     if (b.has_input_dw()) {
-        l.input_dw = quantize_depthwise_layer(w.input_dw, input, q.input_dw, Activation::relu6,
-                                              block_layer_name(b, j.input_dw));
+        parts.input_dw = quantize_conv_parts(w.input_dw, input, block_layer_name(b, j.input_dw));
         reduce_input = q.input_dw;
     }
-    l.reduce = quantize_pointwise_layer(w.reduce, reduce_input, q.reduce, Activation::none, block_layer_name(b, j.reduce));
-    l.expand = quantize_pointwise_layer(w.expand, q.reduce, q.expand, Activation::relu6, block_layer_name(b, j.expand));
-    U8Quantization last = q.expand;
-    if (b.has_output_dw()) {
-        l.output_dw = quantize_depthwise_layer(w.output_dw, q.expand, q.output_dw, Activation::none,
-                                               block_layer_name(b, j.output_dw));
-        last = q.output_dw;
-    }
-    l.output = last;
-    if (b.shortcut_channels > 0) {
-        try {
-            l.shortcut = shortcut_add_u8(last.scale, last.zero_point, input.scale, input.zero_point, q.output.scale,
-                                         q.output.zero_point);
-        } catch (const Error& e) {
-            throw Error("features." + std::to_string(b.index) + " shortcut add: " + e.what());
-        }
-        l.output = q.output;
-    }
-    return l;
+    parts.reduce = quantize_conv_parts(w.reduce, reduce_input, block_layer_name(b, j.reduce));
+    parts.expand = quantize_conv_parts(w.expand, q.reduce, block_layer_name(b, j.expand));
+    if (b.has_output_dw()) parts.output_dw = quantize_conv_parts(w.output_dw, q.expand, block_layer_name(b, j.output_dw));
+    return int8_block_from_parts(b, std::move(parts), input, q);
 }
 
 }  // namespace internal
