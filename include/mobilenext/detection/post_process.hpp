@@ -202,8 +202,8 @@ inline void select_detections(const float* scores, const float* boxes, std::size
                 const std::array<float, 4> box{q[0] * r.input_width, q[1] * r.input_height, q[2] * r.input_width,
                                                q[3] * r.input_height};
                 if (suppressed_by_kept(s, it->label, box, r.nms_iou)) continue;
-                int& last = s.last_of_label[std::size_t(it->label)];
-                s.kept.push_back({*it, box, std::exchange(last, int(s.kept.size()))});
+                int& last_of_label = s.last_of_label[std::size_t(it->label)];
+                s.kept.push_back({*it, box, std::exchange(last_of_label, int(s.kept.size()))});
             }
         }
         high = low;
