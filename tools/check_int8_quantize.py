@@ -9,6 +9,11 @@ compare top-1 answers), `classify`, `run` and `bench`. Fails unless the int8 mod
 quantizes from a folder of images (the calibration path `classify`'s image reading serves).
 
   check_int8_quantize.py --cli BUILD/mobilenext --model MODEL --data-dir DIR --samples IMAGES_DIR
+      [--shipped INT8_MODEL]
+  check_int8_quantize.py --cli BUILD/mobilenext --model MODEL --data-dir DIR --write INT8_MODEL
+
+--shipped also holds the shipped int8 file to the same bounds (it was made by --write, which
+only quantizes on the same 256 training images).
 """
 import argparse
 import json
@@ -37,47 +42,71 @@ def run(cmd):
     return r.stdout
 
 
+def calibration_batch(model, data_dir):
+    """CALIBRATION_IMAGES training images drawn with a fixed seed, preprocessed as `model` says."""
+    _, meta = safetensors_io.read_header(model)[:2]
+    pre = json.loads(meta["mobilenext.preprocess"])
+    images, _ = fm.load_split(data_dir, "train")
+    rng = np.random.default_rng(2020)
+    pick = rng.choice(len(images), CALIBRATION_IMAGES, replace=False)
+    return fm.eval_inputs(images[pick], pre).numpy().astype(np.float32)
+
+
+def quantize(cli, model, batch, out, work):
+    calibration = os.path.join(work, "calibration.npy")
+    np.save(calibration, batch)
+    text = run([cli, "quantize", model, "-o", out, "--calibration", calibration])
+    if "observer minmax" not in text or "256 images" not in text:
+        raise SystemExit("FAILED: quantize does not say what it did")
+
+
+def check_agreement(cli, model, int8, data_dir, labels, work):
+    """Accuracy of `int8` and its agreement with the float `model` on the test set."""
+    logits = {}
+    for name, path in (("float", model), ("int8", int8)):
+        predictions = os.path.join(work, name + ".npy")
+        run([cli, "evaluate", path, "--fashion-mnist", data_dir, "--predictions", predictions])
+        logits[name] = np.load(predictions)
+    top1 = {k: v.argmax(1) for k, v in logits.items()}
+    accuracy = float((top1["int8"] == labels).mean())
+    agreement = float((top1["int8"] == top1["float"]).mean())
+    print("%s: int8 accuracy %.4f (float %.4f), the same top-1 as float on %.4f"
+          % (os.path.basename(int8), accuracy, float((top1["float"] == labels).mean()), agreement))
+    if accuracy < MIN_ACCURACY or agreement < MIN_AGREEMENT:
+        raise SystemExit("FAILED: int8 must reach %.3f and agree with float on %.2f"
+                         % (MIN_ACCURACY, MIN_AGREEMENT))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cli", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--samples", required=True, help="folder of sample images")
+    ap.add_argument("--samples", help="folder of sample images")
+    ap.add_argument("--shipped", help="the shipped int8 file, held to the same bounds")
+    ap.add_argument("--write", help="only quantize MODEL into this file")
     args = ap.parse_args()
+    if not args.write and not args.samples:
+        ap.error("--samples is needed unless --write is given")
 
-    _, meta = safetensors_io.read_header(args.model)[:2]
-    pre = json.loads(meta["mobilenext.preprocess"])
-    images, _ = fm.load_split(args.data_dir, "train")
-    rng = np.random.default_rng(2020)
-    pick = rng.choice(len(images), CALIBRATION_IMAGES, replace=False)
-    batch = fm.eval_inputs(images[pick], pre).numpy().astype(np.float32)
+    batch = calibration_batch(args.model, args.data_dir)
+    if args.write:
+        with tempfile.TemporaryDirectory() as work:
+            quantize(args.cli, args.model, batch, args.write, work)
+        return
     _, labels = fm.load_split(args.data_dir, "t10k")
 
     with tempfile.TemporaryDirectory() as work:
-        calibration = os.path.join(work, "calibration.npy")
-        np.save(calibration, batch)
         int8 = os.path.join(work, "int8.safetensors")
-        out = run([args.cli, "quantize", args.model, "-o", int8, "--calibration", calibration])
-        if "observer minmax" not in out or "256 images" not in out:
-            raise SystemExit("FAILED: quantize does not say what it did")
+        quantize(args.cli, args.model, batch, int8, work)
 
         info = run([args.cli, "info", int8, "--size", "40x40"])
         if "int8:" not in info or "kernels: int8 " not in info:
             raise SystemExit("FAILED: info does not say the model is int8")
 
-        logits = {}
-        for name, path in (("float", args.model), ("int8", int8)):
-            predictions = os.path.join(work, name + ".npy")
-            run([args.cli, "evaluate", path, "--fashion-mnist", args.data_dir, "--predictions", predictions])
-            logits[name] = np.load(predictions)
-        top1 = {k: v.argmax(1) for k, v in logits.items()}
-        accuracy = float((top1["int8"] == labels).mean())
-        agreement = float((top1["int8"] == top1["float"]).mean())
-        print("int8 accuracy %.4f (float %.4f), the same top-1 as float on %.4f"
-              % (accuracy, float((top1["float"] == labels).mean()), agreement))
-        if accuracy < MIN_ACCURACY or agreement < MIN_AGREEMENT:
-            raise SystemExit("FAILED: int8 must reach %.3f and agree with float on %.2f"
-                             % (MIN_ACCURACY, MIN_AGREEMENT))
+        check_agreement(args.cli, args.model, int8, args.data_dir, labels, work)
+        if args.shipped:
+            check_agreement(args.cli, args.model, args.shipped, args.data_dir, labels, work)
 
         samples = sorted(os.path.join(args.samples, f) for f in os.listdir(args.samples))[:4]
         run([args.cli, "classify", int8] + samples)

@@ -2,7 +2,7 @@
 # Sets everything up on Debian 12 (as root), builds the command-line tool and shows the
 # library's main job with the shipped model (a MobileNeXt trained on Fashion-MNIST in
 # PyTorch, converted): its topology, sample images classified, the whole test set
-# evaluated in C++, and the latency of one image.
+# evaluated in C++, and the latency of one image; the same for its int8 version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_debian.sh
@@ -28,6 +28,11 @@ echo "== The 10,000 test images, in C++"
 echo
 echo "== Latency of one image (${size}x${size})"
 "$cli" bench "$model" --size "$size" --runs 200
+echo
+echo "== The same model in int8 (mobilenext quantize on 256 training images): test set and latency"
+int8=models/fashion_mnist_mobilenext_int8.safetensors
+"$cli" evaluate "$int8" --fashion-mnist "$data"
+"$cli" bench "$int8" --size "$size" --runs 200
 echo
 echo "== The shipped detector: SSDLite-MobileNeXt trained on Fashion-MNIST canvases, converted"
 detector=models/fashion_mnist_detector.safetensors
