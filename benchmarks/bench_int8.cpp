@@ -1,6 +1,7 @@
 // The int8 1x1 convolution of every int8 kernel set this CPU runs
 // (kernels::available_int8_kernels()) against the float pointwise_conv of every float set, at
 // shapes of MobileNeXt-1.0 at 224x224. Counter: OP/s counts a multiply-add as two operations.
+// The same for the depthwise 3x3 convolution (values/s: output values).
 // Then the whole network, MobileNeXt-1.0 at 224x224, batch 1, one thread: the float network on
 // the best float set against the int8 network (random weights quantized on random inputs) on
 // every int8 set, its stem and classifier on the same float set.
@@ -66,6 +67,54 @@ void bench_float_pointwise(const kernels::KernelTable& k, benchmark::State& stat
     state.counters["OP/s"] = op_rate(s);
 }
 
+// Depthwise 3x3 layers of MobileNeXt-1.0 at 224x224: the wide tensors of the early blocks.
+struct DepthwiseShape {
+    int height, width, channels, stride;
+};
+const DepthwiseShape kDepthwiseShapes[] = {{112, 112, 96, 2}, {56, 56, 144, 1}, {28, 28, 192, 1}, {14, 14, 576, 1}};
+
+std::string depthwise_name(const DepthwiseShape& s) {
+    return std::to_string(s.height) + "x" + std::to_string(s.width) + "x" + std::to_string(s.channels) + "/s" +
+           std::to_string(s.stride);
+}
+
+benchmark::Counter output_byte_rate(const DepthwiseShape& s) {
+    const double pixels = double(conv3x3_output_size(s.height, s.stride)) * conv3x3_output_size(s.width, s.stride);
+    return benchmark::Counter(pixels * s.channels, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_int8_depthwise(const kernels::Int8KernelTable& k, benchmark::State& state, const DepthwiseShape& s) {
+    std::vector<std::int8_t> weights(std::size_t(s.channels) * 9);
+    for (std::size_t i = 0; i < weights.size(); ++i) weights[i] = std::int8_t(int(i % 129) - 64);
+    const std::vector<std::int32_t> bias(std::size_t(s.channels), 0);
+    const std::vector<float> multipliers(std::size_t(s.channels), 1e-3f);
+    const PackedDepthwiseU8S8 packed = pack_depthwise_u8s8(weights.data(), bias.data(), multipliers.data(),
+                                                           s.channels, 3, output_range(0.05f, 0, Activation::relu6));
+    std::vector<std::uint8_t> input(std::size_t(s.height) * s.width * s.channels, 100),
+        output(input.size());
+    const DepthwiseRows rows = whole_image(s.height, s.width, s.stride);
+    for (auto _ : state) {
+        k.dwconv3x3_u8s8(input.data(), rows, packed.view(), output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["values/s"] = output_byte_rate(s);
+}
+
+void bench_float_depthwise(const kernels::KernelTable& k, benchmark::State& state, const DepthwiseShape& s) {
+    const std::vector<float> weights(std::size_t(s.channels) * 9, 0.01f), scale(std::size_t(s.channels), 1.0f),
+        bias(std::size_t(s.channels), 0.0f);
+    const PackedDepthwise packed = pack_depthwise(weights.data(), scale.data(), bias.data(), s.channels);
+    AlignedBuffer input(std::size_t(s.height) * s.width * s.channels), output(input.size());
+    const DepthwiseRows rows = whole_image(s.height, s.width, s.stride);
+    for (auto _ : state) {
+        k.dwconv3x3(input.data(), rows, packed.view(), Activation::relu6, output.data());
+        benchmark::DoNotOptimize(output.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["values/s"] = output_byte_rate(s);
+}
+
 Tensor uniform_input(int n, int h, int w, std::uint32_t seed) {
     Tensor t(n, h, w, 3);
     std::uint32_t state = seed;
@@ -128,6 +177,14 @@ int main(int argc, char** argv) {
         for (const kernels::KernelTable* k : internal::kernel_tables())
             benchmark::RegisterBenchmark(("pointwise_conv_f32/" + k->name() + "/" + shape_name(s)).c_str(),
                                          [k, s](benchmark::State& state) { bench_float_pointwise(*k, state, s); });
+    }
+    for (const DepthwiseShape& s : kDepthwiseShapes) {
+        for (const kernels::Int8KernelTable* k : kernels::available_int8_kernels())
+            benchmark::RegisterBenchmark(("dwconv3x3_u8s8/" + k->name() + "/" + depthwise_name(s)).c_str(),
+                                         [k, s](benchmark::State& state) { bench_int8_depthwise(*k, state, s); });
+        for (const kernels::KernelTable* k : internal::kernel_tables())
+            benchmark::RegisterBenchmark(("dwconv3x3_f32/" + k->name() + "/" + depthwise_name(s)).c_str(),
+                                         [k, s](benchmark::State& state) { bench_float_depthwise(*k, state, s); });
     }
     benchmark::RegisterBenchmark("network_f32/width:1.00/224x224/batch:1/threads:1", bench_float_network)
         ->Unit(benchmark::kMillisecond);

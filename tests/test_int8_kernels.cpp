@@ -178,7 +178,7 @@ TEST_P(Int8KernelTest, Dwconv3x3MatchesReference) {
     SCOPED_TRACE(K().name());
     std::mt19937 engine(2);
     int index = 0;
-    for (int channels : {1, 3, 17, 64, 100})
+    for (int channels : {1, 3, 17, 48, 64, 80, 100, 130})
         for (int width : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16})
             for (int height : {1, 3, 5, 8})
                 for (int stride : {1, 2}) {

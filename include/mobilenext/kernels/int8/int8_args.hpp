@@ -99,6 +99,20 @@ struct DepthwiseWeightsU8S8 {
     int channels = 0;
     int channel_stride = 0;  // a multiple of kChannelAlign
     int input_zero_point = 0;  // what the padding reads
+    // The same weights, bias and multipliers in column quads, for kernels that take the dot
+    // products of a window column's 3 taps (and a zero) at once (simd/dwconv3x3_u8s8_column_quads.hpp).
+    // Channels go in units of 16 (one 128-bit lane of input bytes), quad_units of them (a
+    // multiple of 4: the widest vector's 64 channels); vector k's 4 int32 lanes in unit u stand
+    // for the channels 16u + 4k + i, i = 0 .. 3:
+    //   quad_weights[((kx * 4 + k) * quad_units + u) * 16 + i * 4 + ky] = w[16u + 4k + i][ky][kx]
+    //     (ky = 3 zero),
+    //   quad_bias[(k * quad_units + u) * 4 + i], quad_multipliers[...] likewise.
+    // It is the order in which unpacking 4 rows of bytes by bytes, then by pairs of bytes,
+    // leaves them, and packing 4 int32 vectors into bytes undoes it.
+    const std::int8_t* quad_weights = nullptr;  // [3][4][quad_units][16]
+    const std::int32_t* quad_bias = nullptr;    // [4][quad_units][4]
+    const float* quad_multipliers = nullptr;    // [4][quad_units][4]
+    int quad_units = 0;
 };
 
 // The fixed-point partial shortcut add (see the scheme above).

@@ -138,14 +138,43 @@ inline PackedPointwiseU8S8 pack_pointwise_u8s8(const std::int8_t* weights, const
 struct PackedDepthwiseU8S8 {
     std::vector<std::int32_t> weights, bias;
     std::vector<float> multipliers;
+    std::vector<std::int8_t> quad_weights;
+    std::vector<std::int32_t> quad_bias;
+    std::vector<float> quad_multipliers;
     OutputRange range;
-    int channels = 0, channel_stride = 0, input_zero_point = 0;
+    int channels = 0, channel_stride = 0, input_zero_point = 0, quad_units = 0;
 
     DepthwiseWeightsU8S8 view() const {
-        return {weights.data(), bias.data(), {multipliers.data(), range.zero_point, range.lo, range.hi},
-                channels, channel_stride, input_zero_point};
+        return {weights.data(),       bias.data(),      {multipliers.data(), range.zero_point, range.lo, range.hi},
+                channels,             channel_stride,   input_zero_point,
+                quad_weights.data(),  quad_bias.data(), quad_multipliers.data(),
+                quad_units};
     }
 };
+
+namespace internal {
+
+// The column-quad layout of DepthwiseWeightsU8S8 (int8_args.hpp) from weights [C][9].
+inline void pack_depthwise_column_quads(const std::int8_t* weights, const std::int32_t* bias, const float* multipliers,
+                                     PackedDepthwiseU8S8& p) {
+    const int units = (p.channels + 63) / 64 * 4;
+    p.quad_units = units;
+    p.quad_weights.assign(std::size_t(3) * 4 * units * 16, 0);
+    p.quad_bias.assign(std::size_t(4) * units * 4, 0);
+    p.quad_multipliers.assign(std::size_t(4) * units * 4, 0.0f);
+    for (int c = 0; c < p.channels; ++c) {
+        const int u = c / 16, k = c % 16 / 4, i = c % 4;
+        const std::size_t lane = (std::size_t(k) * units + u) * 4 + i;
+        p.quad_bias[lane] = bias[c];
+        p.quad_multipliers[lane] = multipliers[c];
+        for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx)
+                p.quad_weights[((std::size_t(kx) * 4 + k) * units + u) * 16 + std::size_t(i) * 4 + ky] =
+                    weights[std::size_t(c) * 9 + ky * 3 + kx];
+    }
+}
+
+}  // namespace internal
 
 // weights: [C][1][3][3] int8 in [-64, 64] (PyTorch's layout); bias: [C], the input's zero point
 // folded in; multipliers: [C].
@@ -168,6 +197,7 @@ inline PackedDepthwiseU8S8 pack_depthwise_u8s8(const std::int8_t* weights, const
     for (int c = 0; c < channels; ++c)
         for (int tap = 0; tap < 9; ++tap)
             p.weights[std::size_t(tap) * p.channel_stride + c] = weights[std::size_t(c) * 9 + tap];
+    internal::pack_depthwise_column_quads(weights, bias, multipliers, p);
     return p;
 }
 

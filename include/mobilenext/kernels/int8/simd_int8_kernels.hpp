@@ -9,18 +9,29 @@
 #include "simd/avx2_int8_ops.hpp"
 #include "simd/avx512_int8_ops.hpp"
 #include "simd/dwconv3x3_u8s8.hpp"
+#include "simd/dwconv3x3_u8s8_column_quads.hpp"
 #include "simd/neon64_int8_ops.hpp"
 #include "simd/pointwise_conv_u8s8.hpp"
 #include "simd/sse2_int8_ops.hpp"
 
 namespace mobilenext::kernels {
 
+// The depthwise kernel of a set: in column quads where its operations have the byte shuffles
+// for them (Ops::kColumnQuads), else widening every tap.
+template <class Ops>
+constexpr auto simd_dwconv3x3_u8s8() {
+    if constexpr (Ops::kColumnQuads)
+        return &simd::dwconv3x3_u8s8_column_quads<Ops>;
+    else
+        return &simd::dwconv3x3_u8s8<Ops>;
+}
+
 template <class Ops>
 inline constexpr Int8KernelTable kSimdInt8Kernels{
     "simd",
     Ops::kName,
     &simd::pointwise_conv_u8s8<Ops>,
-    &simd::dwconv3x3_u8s8<Ops>,
+    simd_dwconv3x3_u8s8<Ops>(),
     &simd::add_partial_shortcut_u8<Ops>,
     Ops::kTileVectors * Ops::kLanes < 16 ? 16 : Ops::kTileVectors * Ops::kLanes,
 };

@@ -5,24 +5,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "../compiler_hints.hpp"
 #include "../kernel_args.hpp"
-
-// Register tiles are arrays of vectors indexed by loop counters: only fully unrolled loops
-// keep them in registers, and GCC does not unroll them at -O2 (the usual release level of
-// user builds) unless asked. Clang and GCC both read this pragma.
-#if defined(__GNUC__) || defined(__clang__)
-#define MOBILENEXT_UNROLL _Pragma("GCC unroll 32")
-#else
-#define MOBILENEXT_UNROLL
-#endif
-
-// For helpers (lambdas included) that hold a register tile by reference: called from an
-// unrolled loop, GCC may keep them out of line, and the tile then lives in memory.
-#if defined(__GNUC__) || defined(__clang__)
-#define MOBILENEXT_ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define MOBILENEXT_ALWAYS_INLINE
-#endif
 
 namespace mobilenext::kernels::simd {
 

@@ -50,6 +50,31 @@ struct Avx2Int8Ops {
         return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
     static I32 finish(Acc acc, const std::int32_t* bias, const std::int32_t*) { return add(acc, load_i32(bias)); }
+
+    // The column-quad depthwise kernel's byte operations (avx512_int8_ops.hpp).
+    static constexpr bool kColumnQuads = true;
+    using Bytes = __m256i;
+    static Bytes load_bytes(const std::uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static Bytes load_bytes_partial(const std::uint8_t* p, int count) {
+        alignas(32) std::uint8_t bytes[32] = {};
+        std::memcpy(bytes, p, std::size_t(count));
+        return load_bytes(bytes);
+    }
+    static Bytes set1_u8(int v) { return _mm256_set1_epi8(char(v)); }
+    static Bytes zero_bytes() { return _mm256_setzero_si256(); }
+    static Bytes unpack_lo_u8(Bytes a, Bytes b) { return _mm256_unpacklo_epi8(a, b); }
+    static Bytes unpack_hi_u8(Bytes a, Bytes b) { return _mm256_unpackhi_epi8(a, b); }
+    static Bytes unpack_lo_u16(Bytes a, Bytes b) { return _mm256_unpacklo_epi16(a, b); }
+    static Bytes unpack_hi_u16(Bytes a, Bytes b) { return _mm256_unpackhi_epi16(a, b); }
+    static Bytes pack_u8(I32 v0, I32 v1, I32 v2, I32 v3) {
+        return _mm256_packus_epi16(_mm256_packs_epi32(v0, v1), _mm256_packs_epi32(v2, v3));
+    }
+    static void store_bytes(Bytes v, std::uint8_t* p) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+    static void store_bytes_partial(Bytes v, std::uint8_t* p, int count) {
+        alignas(32) std::uint8_t bytes[32];
+        store_bytes(v, bytes);
+        std::memcpy(p, bytes, std::size_t(count));
+    }
 };
 
 }  // namespace mobilenext::kernels::simd

@@ -65,6 +65,32 @@ struct Avx512Int8Ops {
         return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)));
     }
     static I32 finish(Acc acc, const std::int32_t* bias, const std::int32_t*) { return add(acc, load_i32(bias)); }
+
+    // The column-quad depthwise kernel's byte operations (dwconv3x3_u8s8_column_quads.hpp), on
+    // 4 * kLanes bytes. Unpacks and packs work within each 128-bit lane.
+    static constexpr bool kColumnQuads = true;
+    using Bytes = __m512i;
+    static Bytes load_bytes(const std::uint8_t* p) { return _mm512_loadu_si512(p); }
+    static Bytes load_bytes_partial(const std::uint8_t* p, int count) {
+        return _mm512_maskz_loadu_epi8(byte_mask(count), p);
+    }
+    static Bytes set1_u8(int v) { return _mm512_set1_epi8(char(v)); }
+    static Bytes zero_bytes() { return _mm512_setzero_si512(); }
+    static Bytes unpack_lo_u8(Bytes a, Bytes b) { return _mm512_unpacklo_epi8(a, b); }
+    static Bytes unpack_hi_u8(Bytes a, Bytes b) { return _mm512_unpackhi_epi8(a, b); }
+    static Bytes unpack_lo_u16(Bytes a, Bytes b) { return _mm512_unpacklo_epi16(a, b); }
+    static Bytes unpack_hi_u16(Bytes a, Bytes b) { return _mm512_unpackhi_epi16(a, b); }
+    // Four vectors of values in [0, 255], each lane's int32 to a byte, lane by lane of 128 bits.
+    static Bytes pack_u8(I32 v0, I32 v1, I32 v2, I32 v3) {
+        return _mm512_packus_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
+    }
+    static void store_bytes(Bytes v, std::uint8_t* p) { _mm512_storeu_si512(p, v); }
+    static void store_bytes_partial(Bytes v, std::uint8_t* p, int count) {
+        _mm512_mask_storeu_epi8(p, byte_mask(count), v);
+    }
+
+private:
+    static __mmask64 byte_mask(int count) { return count >= 64 ? ~__mmask64(0) : (__mmask64(1) << count) - 1; }
 };
 
 }  // namespace mobilenext::kernels::simd

@@ -64,6 +64,31 @@ const std::uint8_t* depthwise_input_row(const std::uint8_t* input, const Depthwi
     return input + std::size_t(at) * row_bytes;
 }
 
+// Calls pixel(taps, out) for every output pixel of the rows r asks for, `channels` bytes a
+// pixel, out where its output goes. A template of Ops like every kernel function, so that each
+// instruction set's translation unit has its own copy (int8_kernel_table_entry.hpp).
+template <class Ops, class Pixel>
+void for_each_depthwise_pixel(const std::uint8_t* input, const DepthwiseRows& r, int channels, std::uint8_t* output,
+                              Pixel pixel) {
+    const int ow = (r.width - 1) / r.stride + 1;
+    const std::size_t pixel_bytes = std::size_t(channels), row_bytes = std::size_t(r.width) * pixel_bytes;
+    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
+        const std::uint8_t* rows[3];
+        for (int ky = 0; ky < 3; ++ky) rows[ky] = depthwise_input_row<Ops>(input, r, oy * r.stride + ky - 1, row_bytes);
+        std::uint8_t* out_row = output + std::size_t(oy - r.out_row_begin) * ow * pixel_bytes;
+        for (int ox = 0; ox < ow; ++ox) {
+            DepthwiseTapsU8 taps;
+            for (int ky = 0; ky < 3; ++ky)
+                for (int kx = 0; kx < 3; ++kx) {
+                    const int x = ox * r.stride + kx - 1;
+                    const bool inside = rows[ky] != nullptr && x >= 0 && x < r.width;
+                    taps.at[ky * 3 + kx] = inside ? rows[ky] + std::size_t(x) * pixel_bytes : nullptr;
+                }
+            pixel(taps, out_row + std::size_t(ox) * pixel_bytes);
+        }
+    }
+}
+
 }  // namespace detail
 
 // reference::dwconv3x3_u8s8, bit for bit.
@@ -73,24 +98,10 @@ void dwconv3x3_u8s8(const std::uint8_t* input, const DepthwiseRows& r, const Dep
     const detail::DepthwiseConstantsU8<Ops> k{Ops::set1(w.input_zero_point), Ops::set1(w.requant.zero_point),
                                               float(w.requant.lo - w.requant.zero_point),
                                               float(w.requant.hi - w.requant.zero_point)};
-    const int ow = (r.width - 1) / r.stride + 1;
-    const std::size_t pixel_bytes = std::size_t(w.channels), row_bytes = std::size_t(r.width) * pixel_bytes;
-    for (int oy = r.out_row_begin; oy < r.out_row_end; ++oy) {
-        const std::uint8_t* rows[3];
-        for (int ky = 0; ky < 3; ++ky)
-            rows[ky] = detail::depthwise_input_row<Ops>(input, r, oy * r.stride + ky - 1, row_bytes);
-        std::uint8_t* out_row = output + std::size_t(oy - r.out_row_begin) * ow * pixel_bytes;
-        for (int ox = 0; ox < ow; ++ox) {
-            detail::DepthwiseTapsU8 taps;
-            for (int ky = 0; ky < 3; ++ky)
-                for (int kx = 0; kx < 3; ++kx) {
-                    const int x = ox * r.stride + kx - 1;
-                    const bool inside = rows[ky] != nullptr && x >= 0 && x < r.width;
-                    taps.at[ky * 3 + kx] = inside ? rows[ky] + std::size_t(x) * pixel_bytes : nullptr;
-                }
-            detail::depthwise_pixel<Ops>(taps, w, k, out_row + std::size_t(ox) * pixel_bytes);
-        }
-    }
+    detail::for_each_depthwise_pixel<Ops>(input, r, w.channels, output,
+                                     [&](const detail::DepthwiseTapsU8& taps, std::uint8_t* out) {
+                                         detail::depthwise_pixel<Ops>(taps, w, k, out);
+                                     });
 }
 
 }  // namespace mobilenext::kernels::simd

@@ -38,6 +38,7 @@ struct Neon64Int8Ops {
     using Input = int16x4_t;
 #endif
     static constexpr int kLanes = 4;
+    static constexpr bool kColumnQuads = false;  // no column-quad depthwise (dwconv3x3_u8s8_column_quads.hpp)
     using I32 = int32x4_t;
 
     static I32 set1(std::int32_t v) { return vdupq_n_s32(v); }
