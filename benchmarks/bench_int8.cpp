@@ -28,7 +28,7 @@ using namespace mobilenext;
 struct Shape {
     int pixels, in, out;
 };
-const Shape kShapes[] = {{56 * 56, 96, 192}, {56 * 56, 192, 96}, {14 * 14, 576, 576}};
+const Shape kShapes[] = {{56 * 56, 96, 192}, {56 * 56, 192, 96}, {56 * 56, 96, 16}, {14 * 14, 576, 576}};
 
 std::string shape_name(const Shape& s) {
     return std::to_string(s.pixels) + "px/" + std::to_string(s.in) + "->" + std::to_string(s.out);
@@ -45,7 +45,7 @@ void bench_int8_pointwise(const kernels::Int8KernelTable& k, benchmark::State& s
     const std::vector<float> multipliers(std::size_t(s.out), 1e-4f);
     const PackedPointwiseU8S8 packed = pack_pointwise_u8s8(weights.data(), bias.data(), multipliers.data(), s.in,
                                                            s.out, output_range(0.05f, 0, Activation::relu6),
-                                                           k.pointwise_panel);
+                                                           k.pointwise_panel, k.pointwise_store_tile);
     std::vector<std::uint8_t> input(std::size_t(s.pixels) * s.in, 100), output(std::size_t(s.pixels) * s.out);
     for (auto _ : state) {
         k.pointwise_conv_u8s8(input.data(), std::size_t(s.pixels), packed.view(), output.data());

@@ -83,9 +83,13 @@ PointwiseCase random_pointwise(std::size_t pixels, int in, int out, int zero_poi
     return c;
 }
 
-std::vector<std::uint8_t> run_pointwise(const Int8KernelTable& k, const PointwiseCase& c) {
-    const PackedPointwiseU8S8 packed = pack_pointwise_u8s8(c.weights.data(), c.bias.data(), c.multipliers.data(),
-                                                           c.in, c.out, c.range, k.pointwise_panel);
+// On `k`, with the weights packed as `packing` wants them (by default as k does).
+std::vector<std::uint8_t> run_pointwise(const Int8KernelTable& k, const PointwiseCase& c,
+                                        const Int8KernelTable* packing = nullptr) {
+    const Int8KernelTable& layout = packing != nullptr ? *packing : k;
+    const PackedPointwiseU8S8 packed =
+        pack_pointwise_u8s8(c.weights.data(), c.bias.data(), c.multipliers.data(), c.in, c.out, c.range,
+                            layout.pointwise_panel, layout.pointwise_store_tile);
     std::vector<std::uint8_t> output(c.pixels * c.out + 7, 0xA5);
     k.pointwise_conv_u8s8(c.input.data(), c.pixels, packed.view(), output.data());
     for (std::size_t i = c.pixels * c.out; i < output.size(); ++i)
@@ -110,7 +114,10 @@ TEST_P(Int8KernelTest, PointwiseMatchesReference) {
                 const bool relu6 = index++ % 2 == 1;
                 SCOPED_TRACE(pointwise_name(pixels, in, out, zero_point, relu6));
                 const PointwiseCase c = random_pointwise(pixels, in, out, zero_point, relu6, engine);
-                ASSERT_TRUE(same_bytes(run_pointwise(K(), c), run_pointwise(Ref, c)));
+                const std::vector<std::uint8_t> expected = run_pointwise(Ref, c);
+                ASSERT_TRUE(same_bytes(run_pointwise(K(), c), expected));
+                // The reference reads the set's packing (store tiles in pack order) too.
+                ASSERT_TRUE(same_bytes(run_pointwise(Ref, c, &K()), expected));
             }
 }
 

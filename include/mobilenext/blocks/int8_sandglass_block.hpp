@@ -90,8 +90,8 @@ public:
                     spec.has_output_dw() ? spec.out_channels : 0, layers.output_dw.channels);
         try {
             if (spec.has_input_dw()) input_dw_ = pack_depthwise(layers.input_dw);
-            reduce_ = pack_pointwise(layers.reduce, kernels.pointwise_panel);
-            expand_ = pack_pointwise(layers.expand, kernels.pointwise_panel);
+            reduce_ = pack_pointwise(layers.reduce, kernels);
+            expand_ = pack_pointwise(layers.expand, kernels);
             if (spec.has_output_dw()) output_dw_ = pack_depthwise(layers.output_dw);
         } catch (const Error& e) {
             throw Error(where + e.what());
@@ -158,11 +158,11 @@ private:
                                    l.input_zero_point, l.range);
     }
 
-    static PackedPointwiseU8S8 pack_pointwise(const Int8PointwiseLayer& l, int panel) {
+    static PackedPointwiseU8S8 pack_pointwise(const Int8PointwiseLayer& l, const kernels::Int8KernelTable& k) {
         check_sizes(l.weights.size(), std::size_t(l.in_channels) * std::size_t(l.out_channels), l.bias.size(),
                     l.multipliers.size(), std::size_t(l.out_channels), "pointwise");
         return pack_pointwise_u8s8(l.weights.data(), l.bias.data(), l.multipliers.data(), l.in_channels,
-                                   l.out_channels, l.range, panel);
+                                   l.out_channels, l.range, k.pointwise_panel, k.pointwise_store_tile);
     }
 
     static void check_sizes(std::size_t weights, std::size_t expected_weights, std::size_t bias,

@@ -17,3 +17,14 @@
 #else
 #define MOBILENEXT_ALWAYS_INLINE
 #endif
+
+// GCC 12 reports the undefined pass-through operand inside its own AVX-512 intrinsics
+// (_mm512_cvtepi32_ps, _mm512_min_ps, ...) as uninitialized once they are inlined into a
+// larger kernel; the int8 kernels that requantize in registers are bracketed by these.
+#if defined(__GNUC__) && !defined(__clang__)
+#define MOBILENEXT_INTRINSICS_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
+#define MOBILENEXT_INTRINSICS_END _Pragma("GCC diagnostic pop")
+#else
+#define MOBILENEXT_INTRINSICS_BEGIN
+#define MOBILENEXT_INTRINSICS_END
+#endif

@@ -71,23 +71,41 @@ struct Requantization {
 // each column together (in_groups = ceil(in_channels / 4), the missing channels zero), the
 // layout a dot product of 4 bytes per int32 lane reads. width = min(panel, out_stride - first
 // column); panel and out_stride are multiples of the widest vector's int32 lanes (16).
+//
+// Store tiles: with store_tile > 0 (a multiple of 16 dividing panel: 4 vectors of a kernel's
+// int32 lanes), every whole tile of store_tile columns from column 0 on that ends at or before
+// out_channels holds its output channels in pack order: channel first + 16j + 4k + i in slot
+// first + k * store_tile / 4 + 4j + i. Vector k of such a tile then holds the channels that
+// packing 4 int32 vectors into bytes (int32 -> int16 -> uint8, each within 128-bit lanes) puts
+// in plain order, and the tile is stored with one vector store. Weights, bias, weight sums and
+// multipliers are all in slot order; slot() maps a channel to its slot.
 struct PointwiseWeightsU8S8 {
     const std::int8_t* weights = nullptr;
-    const std::int32_t* bias = nullptr;         // [out_stride], zero point folded in; 0 in the padding
-    const std::int32_t* weight_sums = nullptr;  // [out_stride] sum_k w[c][k]: for s8 x s8 dot products on q - 128
-    Requantization requant;
+    const std::int32_t* bias = nullptr;         // [out_stride] by slot, zero point folded in; 0 in the padding
+    const std::int32_t* weight_sums = nullptr;  // [out_stride] by slot, sum_k w[c][k]: for s8 x s8 dot products on q - 128
+    Requantization requant;                     // multipliers by slot
     int in_channels = 0;
     int out_channels = 0;
     int out_stride = 0;
     int panel = 0;
+    int store_tile = 0;
 
     int in_groups() const { return (in_channels + 3) / 4; }
     int panel_width(int co) const { return std::min(panel, out_stride - co / panel * panel); }
-    // The weight of input channel ci for output column co.
+    // Whether the columns from `first` (a multiple of store_tile) on form a tile in pack order.
+    bool packed_tile(int first) const { return store_tile > 0 && first + store_tile <= out_channels; }
+    // Where output channel co is kept.
+    int slot(int co) const {
+        if (store_tile == 0) return co;
+        const int first = co / store_tile * store_tile, r = co - first;
+        if (!packed_tile(first)) return co;
+        return first + r % 16 / 4 * (store_tile / 4) + r / 16 * 4 + r % 4;
+    }
+    // The weight of input channel ci for output channel co.
     std::int8_t at(int ci, int co) const {
-        const int first = co / panel * panel;
-        return weights[std::size_t(first) * in_groups() * 4 + std::size_t(ci / 4) * panel_width(co) * 4 +
-                       std::size_t(co - first) * 4 + std::size_t(ci % 4)];
+        const int column = slot(co), first = column / panel * panel;
+        return weights[std::size_t(first) * in_groups() * 4 + std::size_t(ci / 4) * panel_width(column) * 4 +
+                       std::size_t(column - first) * 4 + std::size_t(ci % 4)];
     }
 };
 

@@ -25,6 +25,9 @@ struct Int8KernelTable {
     // Columns per panel of the 1x1 convolution's packed weights (pack_pointwise_u8s8): the
     // widest register tile of the set, a multiple of its int32 lanes.
     int pointwise_panel = 64;
+    // Columns of the 1x1 convolution's store tiles (PointwiseWeightsU8S8::store_tile): 0, or
+    // 4 vectors of the set's int32 lanes where it stores a whole tile with one byte vector.
+    int pointwise_store_tile = 0;
 
     // "reference", "simd/avx512vnni", ...
     std::string name() const {

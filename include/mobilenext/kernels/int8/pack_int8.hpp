@@ -90,25 +90,28 @@ struct PackedPointwiseU8S8 {
     std::vector<std::int32_t> bias, weight_sums;
     std::vector<float> multipliers;
     OutputRange range;
-    int in_channels = 0, out_channels = 0, out_stride = 0, panel = 0;
+    int in_channels = 0, out_channels = 0, out_stride = 0, panel = 0, store_tile = 0;
 
     PointwiseWeightsU8S8 view() const {
         return {weights.data(), bias.data(), weight_sums.data(),
                 {multipliers.data(), range.zero_point, range.lo, range.hi},
-                in_channels, out_channels, out_stride, panel};
+                in_channels, out_channels, out_stride, panel, store_tile};
     }
 };
 
 // weights: [out][in] int8 in [-64, 64]; bias: [out], the input's zero point folded in
 // (fold_input_zero_point); multipliers: [out]. `panel`: Int8KernelTable::pointwise_panel, a
-// multiple of 16.
+// multiple of 16; `store_tile`: Int8KernelTable::pointwise_store_tile, 0 or a multiple of 16
+// dividing the panel (int8_args.hpp).
 inline PackedPointwiseU8S8 pack_pointwise_u8s8(const std::int8_t* weights, const std::int32_t* bias,
                                                const float* multipliers, int in_channels, int out_channels,
-                                               OutputRange range, int panel) {
+                                               OutputRange range, int panel, int store_tile = 0) {
     if (in_channels < 1 || in_channels > 65536 || out_channels < 1 || panel < kChannelAlign ||
-        panel % kChannelAlign != 0)
+        panel % kChannelAlign != 0 || store_tile < 0 || store_tile % kChannelAlign != 0 ||
+        (store_tile > 0 && panel % store_tile != 0))
         throw Error("pack_pointwise_u8s8: channels " + std::to_string(in_channels) + " -> " +
-                    std::to_string(out_channels) + " or panel " + std::to_string(panel) + " out of range");
+                    std::to_string(out_channels) + ", panel " + std::to_string(panel) + " or store tile " +
+                    std::to_string(store_tile) + " out of range");
     internal::check_int8_layer(weights, std::size_t(in_channels) * out_channels, bias, multipliers, out_channels,
                                "pack_pointwise_u8s8");
     PackedPointwiseU8S8 p;
@@ -116,21 +119,25 @@ inline PackedPointwiseU8S8 pack_pointwise_u8s8(const std::int8_t* weights, const
     p.out_channels = out_channels;
     p.out_stride = round_up_channels(out_channels);
     p.panel = panel;
+    p.store_tile = store_tile;
     p.range = range;
-    p.bias = internal::padded_copy(bias, out_channels, p.out_stride);
-    p.multipliers = internal::padded_copy(multipliers, out_channels, p.out_stride);
+    p.bias.assign(std::size_t(p.out_stride), 0);
+    p.multipliers.assign(std::size_t(p.out_stride), 0.0f);
     p.weight_sums.assign(std::size_t(p.out_stride), 0);
     const int groups = (in_channels + 3) / 4;
     p.weights.assign(std::size_t(groups) * 4 * p.out_stride, 0);
-    for (int first = 0; first < p.out_stride; first += panel) {
+    const PointwiseWeightsU8S8 layout = p.view();
+    for (int co = 0; co < out_channels; ++co) {
+        const int column = layout.slot(co), first = column / panel * panel;
         const int width = std::min(panel, p.out_stride - first);
         std::int8_t* panel_start = p.weights.data() + std::size_t(first) * groups * 4;
-        for (int co = first; co < std::min(first + width, out_channels); ++co)
-            for (int ci = 0; ci < in_channels; ++ci) {
-                const std::int8_t v = weights[std::size_t(co) * in_channels + ci];
-                panel_start[(std::size_t(ci / 4) * width + (co - first)) * 4 + ci % 4] = v;
-                p.weight_sums[std::size_t(co)] += v;
-            }
+        p.bias[std::size_t(column)] = bias[co];
+        p.multipliers[std::size_t(column)] = multipliers[co];
+        for (int ci = 0; ci < in_channels; ++ci) {
+            const std::int8_t v = weights[std::size_t(co) * in_channels + ci];
+            panel_start[(std::size_t(ci / 4) * width + (column - first)) * 4 + ci % 4] = v;
+            p.weight_sums[std::size_t(column)] += v;
+        }
     }
     return p;
 }

@@ -34,6 +34,7 @@ inline constexpr Int8KernelTable kSimdInt8Kernels{
     simd_dwconv3x3_u8s8<Ops>(),
     &simd::add_partial_shortcut_u8<Ops>,
     Ops::kTileVectors * Ops::kLanes < 16 ? 16 : Ops::kTileVectors * Ops::kLanes,
+    Ops::kPackedStore ? 4 * Ops::kLanes : 0,
 };
 
 namespace simd {

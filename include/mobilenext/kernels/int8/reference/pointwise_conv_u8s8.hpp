@@ -15,9 +15,10 @@ inline void pointwise_conv_u8s8(const std::uint8_t* input, std::size_t pixels, c
         const std::uint8_t* in = input + p * std::size_t(w.in_channels);
         std::uint8_t* out = output + p * std::size_t(w.out_channels);
         for (int co = 0; co < w.out_channels; ++co) {
-            std::int32_t acc = w.bias[co];
+            const int slot = w.slot(co);
+            std::int32_t acc = w.bias[slot];
             for (int ci = 0; ci < w.in_channels; ++ci) acc += std::int32_t(in[ci]) * w.at(ci, co);
-            out[co] = requantize(acc, w.requant.multipliers[co], w.requant);
+            out[co] = requantize(acc, w.requant.multipliers[slot], w.requant);
         }
     }
 }

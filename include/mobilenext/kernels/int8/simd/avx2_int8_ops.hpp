@@ -66,10 +66,20 @@ struct Avx2Int8Ops {
     static Bytes unpack_hi_u8(Bytes a, Bytes b) { return _mm256_unpackhi_epi8(a, b); }
     static Bytes unpack_lo_u16(Bytes a, Bytes b) { return _mm256_unpacklo_epi16(a, b); }
     static Bytes unpack_hi_u16(Bytes a, Bytes b) { return _mm256_unpackhi_epi16(a, b); }
-    static Bytes pack_u8(I32 v0, I32 v1, I32 v2, I32 v3) {
-        return _mm256_packus_epi16(_mm256_packs_epi32(v0, v1), _mm256_packs_epi32(v2, v3));
-    }
     static void store_bytes(Bytes v, std::uint8_t* p) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+
+    // The requantization in two halves (avx512_int8_ops.hpp).
+    static constexpr bool kPackedStore = true;
+    static I32 requantize_to_int(I32 acc, const float* m, __m256 hi) {
+        return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(m)), hi));
+    }
+    static __m256 set1_f32(float v) { return _mm256_set1_ps(v); }
+    static Bytes set1_i16(int v) { return _mm256_set1_epi16(short(v)); }
+    static Bytes pack_requantized_u8(I32 v0, I32 v1, I32 v2, I32 v3, Bytes zero_point_i16, Bytes lo_u8) {
+        const __m256i a = _mm256_adds_epi16(_mm256_packs_epi32(v0, v1), zero_point_i16);
+        const __m256i b = _mm256_adds_epi16(_mm256_packs_epi32(v2, v3), zero_point_i16);
+        return _mm256_max_epu8(_mm256_packus_epi16(a, b), lo_u8);
+    }
     static void store_bytes_partial(Bytes v, std::uint8_t* p, int count) {
         alignas(32) std::uint8_t bytes[32];
         store_bytes(v, bytes);

@@ -80,11 +80,26 @@ struct Avx512Int8Ops {
     static Bytes unpack_hi_u8(Bytes a, Bytes b) { return _mm512_unpackhi_epi8(a, b); }
     static Bytes unpack_lo_u16(Bytes a, Bytes b) { return _mm512_unpacklo_epi16(a, b); }
     static Bytes unpack_hi_u16(Bytes a, Bytes b) { return _mm512_unpackhi_epi16(a, b); }
-    // Four vectors of values in [0, 255], each lane's int32 to a byte, lane by lane of 128 bits.
-    static Bytes pack_u8(I32 v0, I32 v1, I32 v2, I32 v3) {
-        return _mm512_packus_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
-    }
     static void store_bytes(Bytes v, std::uint8_t* p) { _mm512_storeu_si512(p, v); }
+
+    // The requantization of int8_args.hpp in two halves, for 4 vectors stored as one byte
+    // vector (the 1x1 convolution's store tiles, the column-quad depthwise): first
+    // round_half_even(min(float(acc) * m, hi)), hi = the range's top less the zero point; then
+    // pack_requantized_u8 packs with int16 saturation, adds the zero point with int16
+    // saturation, packs with uint8 saturation and raises to lo. The same bytes as requantize:
+    // below the range each step keeps the value at or under lo, which the last step lifts to
+    // lo; the top is clamped in float, before the conversion could overflow.
+    static constexpr bool kPackedStore = true;
+    static I32 requantize_to_int(I32 acc, const float* m, __m512 hi) {
+        return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_loadu_ps(m)), hi));
+    }
+    static __m512 set1_f32(float v) { return _mm512_set1_ps(v); }
+    static Bytes set1_i16(int v) { return _mm512_set1_epi16(short(v)); }
+    static Bytes pack_requantized_u8(I32 v0, I32 v1, I32 v2, I32 v3, Bytes zero_point_i16, Bytes lo_u8) {
+        const __m512i a = _mm512_adds_epi16(_mm512_packs_epi32(v0, v1), zero_point_i16);
+        const __m512i b = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), zero_point_i16);
+        return _mm512_max_epu8(_mm512_packus_epi16(a, b), lo_u8);
+    }
     static void store_bytes_partial(Bytes v, std::uint8_t* p, int count) {
         _mm512_mask_storeu_epi8(p, byte_mask(count), v);
     }

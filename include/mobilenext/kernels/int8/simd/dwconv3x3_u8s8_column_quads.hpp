@@ -10,8 +10,8 @@
 // (dwconv3x3_u8s8.hpp) costs 9 widening shuffles, 9 multiplies and 9 adds. A row is swept left
 // to right and each input column is unpacked once: at stride 1 it feeds 3 output pixels, at
 // stride 2 the right column of one pixel is the left column of the next. Packing the 4
-// requantized vectors into bytes undoes the unpacks' order, so the output is stored in plain
-// channel order. Benchmark: mobilenext_int8_benchmarks, dwconv3x3_u8s8/*.
+// requantized vectors into bytes (packed_requantization.hpp) undoes the unpacks' order, so the
+// output is stored in plain channel order. Benchmark: mobilenext_int8_benchmarks, dwconv3x3_u8s8/*.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -20,13 +20,9 @@
 #include "../../compiler_hints.hpp"
 #include "../int8_args.hpp"
 #include "dwconv3x3_u8s8.hpp"
+#include "packed_requantization.hpp"
 
-// GCC 12 reports the undefined pass-through operand inside its own AVX-512 intrinsics
-// (_mm512_cvtepi32_ps, _mm512_min_ps, ...) as uninitialized once they are inlined here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+MOBILENEXT_INTRINSICS_BEGIN
 
 namespace mobilenext::kernels::simd {
 
@@ -63,8 +59,7 @@ template <class Ops>
 struct ColumnQuadConstantsU8 {
     typename Ops::Bytes input_zero_point;  // what the padding reads
     ColumnQuadsU8<Ops> padding_column;     // a column wholly in the padding
-    typename Ops::I32 output_zero_point;
-    float lo, hi;  // the output range less the output's zero point
+    PackedRequantization<Ops> requant;
 };
 
 template <class Ops>
@@ -106,10 +101,7 @@ MOBILENEXT_ALWAYS_INLINE inline void accumulate_column(typename Ops::Acc (&acc)[
 template <class Ops, bool full>
 MOBILENEXT_ALWAYS_INLINE inline void store_output_pixel(typename Ops::Acc (&acc)[4], const ColumnQuadBlockWeights& b, const ColumnSweepU8& s,
                         int ox, const ColumnQuadConstantsU8<Ops>& k) {
-    const auto requantized = [&](int v) {
-        return Ops::requantize(acc[v], b.multipliers[v], k.lo, k.hi, k.output_zero_point);
-    };
-    const auto bytes = Ops::pack_u8(requantized(0), requantized(1), requantized(2), requantized(3));
+    const auto bytes = requantize_pack<Ops>(acc, b.multipliers[0], 16, k.requant);
     std::uint8_t* out = s.out + std::size_t(ox) * s.pixel_bytes;
     if constexpr (full)
         Ops::store_bytes(bytes, out);
@@ -186,8 +178,7 @@ void dwconv3x3_u8s8_column_quads(const std::uint8_t* input, const DepthwiseRows&
     const auto zero_point = Ops::set1_u8(w.input_zero_point);
     const detail::ColumnQuadConstantsU8<Ops> k{
         zero_point, detail::interleave_column<Ops>(zero_point, zero_point, zero_point),
-        Ops::set1(w.requant.zero_point), float(w.requant.lo - w.requant.zero_point),
-        float(w.requant.hi - w.requant.zero_point)};
+        PackedRequantization<Ops>(w.requant)};
     const int ow = (r.width - 1) / r.stride + 1;
     const std::size_t pixel_bytes = std::size_t(w.channels), row_bytes = std::size_t(r.width) * pixel_bytes;
     const detail::ColumnSweepU8 s{{nullptr, nullptr, nullptr}, nullptr, pixel_bytes, r.width, ow, 0};
@@ -205,6 +196,4 @@ void dwconv3x3_u8s8_column_quads(const std::uint8_t* input, const DepthwiseRows&
 
 }  // namespace mobilenext::kernels::simd
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+MOBILENEXT_INTRINSICS_END

@@ -39,6 +39,7 @@ struct Neon64Int8Ops {
 #endif
     static constexpr int kLanes = 4;
     static constexpr bool kColumnQuads = false;  // no column-quad depthwise (dwconv3x3_u8s8_column_quads.hpp)
+    static constexpr bool kPackedStore = false;  // no store tiles (PointwiseWeightsU8S8::store_tile)
     using I32 = int32x4_t;
 
     static I32 set1(std::int32_t v) { return vdupq_n_s32(v); }

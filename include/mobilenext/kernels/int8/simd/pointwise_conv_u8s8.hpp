@@ -9,8 +9,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../compiler_hints.hpp"
 #include "../int8_args.hpp"
+#include "packed_requantization.hpp"
 #include "partial_vector_u8.hpp"
+
+MOBILENEXT_INTRINSICS_BEGIN
 
 namespace mobilenext::kernels::simd {
 
@@ -37,8 +41,28 @@ void accumulate_group(typename Ops::Acc (&acc)[P][V], const std::int8_t* weights
     }
 }
 
+// A tile of 4 vectors whose columns are in pack order (PointwiseWeightsU8S8::store_tile): one
+// byte vector per pixel.
+template <class Ops, int P>
+void store_packed_tile(typename Ops::Acc (&acc)[P][4], const PointwiseWeightsU8S8& w, const PointwiseTileU8S8& t) {
+    const PackedRequantization<Ops> k(w.requant);
+    const float* m = w.requant.multipliers + t.first_column;
+    for (int p = 0; p < P; ++p) {
+        typename Ops::I32 sums[4];
+        for (int v = 0; v < 4; ++v)
+            sums[v] = Ops::finish(acc[p][v], w.bias + t.first_column + v * Ops::kLanes,
+                                  w.weight_sums + t.first_column + v * Ops::kLanes);
+        Ops::store_bytes(requantize_pack<Ops>(sums, m, Ops::kLanes, k),
+                         t.output + std::size_t(p) * w.out_channels + t.first_column);
+    }
+}
+
 template <class Ops, int V, int P>
 void store_tile(typename Ops::Acc (&acc)[P][V], const PointwiseWeightsU8S8& w, const PointwiseTileU8S8& t) {
+    if constexpr (Ops::kPackedStore && V == 4) {
+        if (w.store_tile == 4 * Ops::kLanes && w.packed_tile(t.first_column))
+            return store_packed_tile<Ops, P>(acc, w, t);
+    }
     const auto zero_point = Ops::set1(w.requant.zero_point);
     const float lo = float(w.requant.lo - w.requant.zero_point), hi = float(w.requant.hi - w.requant.zero_point);
     for (int p = 0; p < P; ++p)
@@ -112,3 +136,5 @@ void pointwise_conv_u8s8(const std::uint8_t* input, std::size_t pixels, const Po
 }
 
 }  // namespace mobilenext::kernels::simd
+
+MOBILENEXT_INTRINSICS_END

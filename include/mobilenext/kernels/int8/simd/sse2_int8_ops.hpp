@@ -14,6 +14,7 @@ struct Sse2Int8Ops {
     static constexpr const char* kName = "sse2";
     static constexpr int kLanes = 4;
     static constexpr bool kColumnQuads = false;  // no column-quad depthwise (dwconv3x3_u8s8_column_quads.hpp)
+    static constexpr bool kPackedStore = false;  // no store tiles (PointwiseWeightsU8S8::store_tile)
     // 2 pixels x 2 vectors (8 output channels): 8 accumulator registers (two per vector), 4
     // of widened weights and 2 inputs, of 16.
     static constexpr int kTileVectors = 2, kTilePixels = 2;
