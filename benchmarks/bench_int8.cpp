@@ -2,12 +2,15 @@
 // (kernels::available_int8_kernels()) against the float pointwise_conv of every float set, at
 // shapes of MobileNeXt-1.0 at 224x224. Counter: OP/s counts a multiply-add as two operations.
 // The same for the depthwise 3x3 convolution (values/s: output values).
-// Then the whole network, MobileNeXt-1.0 at 224x224, batch 1, one thread: the float network on
-// the best float set against the int8 network (random weights quantized on random inputs) on
-// every int8 set, its stem and classifier on the same float set.
+// Then the whole network, MobileNeXt at 224x224 (kNetworkCases: widths, batches, threads): the
+// float network on the best float set against the int8 network (random weights quantized on
+// random inputs) on every int8 set, its stem and classifier on the same float set. Real time,
+// so that rows with two threads count the wall clock.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -125,45 +128,64 @@ Tensor uniform_input(int n, int h, int w, std::uint32_t seed) {
     return t;
 }
 
-const NetworkConfig kNetworkConfig{1.0};
 constexpr int kImageSize = 224;
 
-benchmark::Counter image_rate() { return benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate); }
+// The whole-network rows: MobileNeXt at 224x224.
+struct NetworkCase {
+    double width;
+    int batch, threads;
+};
+const NetworkCase kNetworkCases[] = {{1.0, 1, 1}, {1.0, 1, 2}, {1.0, 8, 1}, {1.0, 8, 2}, {0.5, 1, 1}, {0.35, 1, 1}};
 
-void bench_float_network(benchmark::State& state) {
-    const Model model = Model::random(kNetworkConfig, 1);
-    const Tensor x = uniform_input(1, kImageSize, kImageSize, 2);
-    Workspace ws(1);
+std::string network_name(const NetworkCase& c) {
+    char width[16];
+    std::snprintf(width, sizeof width, "%.2f", c.width);
+    return std::string("width:") + width + "/" + std::to_string(kImageSize) + "x" + std::to_string(kImageSize) +
+           "/batch:" + std::to_string(c.batch) + "/threads:" + std::to_string(c.threads);
+}
+
+benchmark::Counter image_rate(int batch) {
+    return benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_float_network(benchmark::State& state, const NetworkCase& c) {
+    const Model model = Model::random(NetworkConfig{c.width}, 1);
+    const Tensor x = uniform_input(c.batch, kImageSize, kImageSize, 2);
+    Workspace ws(c.threads);
     Tensor logits;
     for (auto _ : state) {
         model.forward(x, logits, ws);
         benchmark::DoNotOptimize(logits.data());
     }
-    state.counters["images/s"] = image_rate();
+    state.counters["images/s"] = image_rate(c.batch);
     state.SetLabel(model.kernels_name());
 }
 
-// Quantized once, on the best float set (the calibration's float evaluation is the slow part).
-const Int8NetworkWeights& quantized_network() {
-    static const Int8NetworkWeights weights = [] {
-        const StateDict dict = make_random_state_dict(derive_topology(kNetworkConfig), 1);
-        const Tensor calibration = uniform_input(2, kImageSize, kImageSize, 3);
-        return quantize_network(read_folded_weights(kNetworkConfig, dict, "random weights"), calibration.data(),
-                                calibration.shape(), {}, *internal::kernel_tables().front());
-    }();
-    return weights;
+// Quantized once per width, on the best float set (the calibration's float evaluation is the
+// slow part).
+const Int8NetworkWeights& quantized_network(double width) {
+    static std::map<double, Int8NetworkWeights> cache;
+    const auto found = cache.find(width);
+    if (found != cache.end()) return found->second;
+    const NetworkConfig config{width};
+    const StateDict dict = make_random_state_dict(derive_topology(config), 1);
+    const Tensor calibration = uniform_input(2, kImageSize, kImageSize, 3);
+    return cache
+        .emplace(width, quantize_network(read_folded_weights(config, dict, "random weights"), calibration.data(),
+                                         calibration.shape(), {}, *internal::kernel_tables().front()))
+        .first->second;
 }
 
-void bench_int8_network(const kernels::Int8KernelTable& k, benchmark::State& state) {
-    const internal::Int8Network network(quantized_network(), *internal::kernel_tables().front(), k);
-    const Tensor x = uniform_input(1, kImageSize, kImageSize, 2);
-    Workspace ws(1);
+void bench_int8_network(const kernels::Int8KernelTable& k, benchmark::State& state, const NetworkCase& c) {
+    const internal::Int8Network network(quantized_network(c.width), *internal::kernel_tables().front(), k);
+    const Tensor x = uniform_input(c.batch, kImageSize, kImageSize, 2);
+    Workspace ws(c.threads);
     Tensor logits;
     for (auto _ : state) {
         network.forward(x, logits, ws);
         benchmark::DoNotOptimize(logits.data());
     }
-    state.counters["images/s"] = image_rate();
+    state.counters["images/s"] = image_rate(c.batch);
     state.SetLabel(network.kernels_name());
 }
 
@@ -186,12 +208,17 @@ int main(int argc, char** argv) {
             benchmark::RegisterBenchmark(("dwconv3x3_f32/" + k->name() + "/" + depthwise_name(s)).c_str(),
                                          [k, s](benchmark::State& state) { bench_float_depthwise(*k, state, s); });
     }
-    benchmark::RegisterBenchmark("network_f32/width:1.00/224x224/batch:1/threads:1", bench_float_network)
-        ->Unit(benchmark::kMillisecond);
-    for (const kernels::Int8KernelTable* k : kernels::available_int8_kernels())
-        benchmark::RegisterBenchmark(("network_int8/" + k->name() + "/width:1.00/224x224/batch:1/threads:1").c_str(),
-                                     [k](benchmark::State& state) { bench_int8_network(*k, state); })
-            ->Unit(benchmark::kMillisecond);
+    for (const NetworkCase& c : kNetworkCases) {
+        benchmark::RegisterBenchmark(("network_f32/" + network_name(c)).c_str(),
+                                     [c](benchmark::State& state) { bench_float_network(state, c); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+        for (const kernels::Int8KernelTable* k : kernels::available_int8_kernels())
+            benchmark::RegisterBenchmark(("network_int8/" + k->name() + "/" + network_name(c)).c_str(),
+                                         [k, c](benchmark::State& state) { bench_int8_network(*k, state, c); })
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
+    }
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

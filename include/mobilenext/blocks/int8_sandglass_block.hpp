@@ -18,6 +18,7 @@
 #include "../kernels/int8/int8_kernel_table.hpp"
 #include "../kernels/int8/pack_int8.hpp"
 #include "../kernels/kernel_args.hpp"
+#include "../runtime/thread_pool.hpp"
 #include "block_spec.hpp"
 
 namespace mobilenext {
@@ -117,35 +118,63 @@ public:
     }
 
     // One image: input [height][width][in] uint8 -> output [oh][ow][out] uint8, which must not
-    // overlap the input. scratch: scratch_bytes(height, width), 64-byte aligned.
+    // overlap the input. scratch: scratch_bytes(height, width), 64-byte aligned. With a pool,
+    // each layer is split over its threads by output rows (depthwise) or pixels (1x1, the
+    // shortcut), a share each, and joined before the next layer reads it; every output value
+    // is computed as one thread would, so the bytes do not depend on the thread count.
     //
-    // Whole tensors, one layer after the other: each layer is one kernel call over the image,
-    // the plainest order to check against the float layers, at the cost of the wide tensors of
-    // a whole image going out to L2 or L3 between layers (at a quarter of the float bytes).
-    // The float block's row streaming (a ring of expansion rows feeding the output depthwise,
-    // so that they are read back from L1) is the next step; the int8 depthwise kernels already
-    // take DepthwiseRows with a ring for it.
-    void forward(const std::uint8_t* input, int height, int width, std::uint8_t* output, std::uint8_t* scratch) const {
+    // Whole tensors, one layer after the other: each layer is one kernel call over the image
+    // (or a share of it), the plainest order to check against the float layers, at the cost of
+    // the wide tensors of a whole image going out to L2 or L3 between layers (at a quarter of
+    // the float bytes). The float block's row streaming (a ring of expansion rows feeding the
+    // output depthwise, so that they are read back from L1) is the next step; the int8
+    // depthwise kernels already take DepthwiseRows with a ring for it.
+    void forward(const std::uint8_t* input, int height, int width, std::uint8_t* output, std::uint8_t* scratch,
+                 ThreadPool* pool = nullptr) const {
         const BlockSpec& b = spec_;
         const std::size_t pixels = std::size_t(height) * std::size_t(width);
         const int wide = std::max(b.has_input_dw() ? b.in_channels : 0, b.has_output_dw() ? b.out_channels : 0);
         std::uint8_t* wide_buffer = scratch;
         std::uint8_t* hidden = scratch + aligned(pixels * std::size_t(wide));
+        const auto shares = [pool](std::size_t count, const auto& fn) {
+            if (pool != nullptr)
+                pool->run_shares(count, fn);
+            else
+                fn(std::size_t(0), count);
+        };
+        const auto depthwise = [&](const std::uint8_t* in, int stride, const PackedDepthwiseU8S8& layer,
+                                   std::uint8_t* out) {
+            const DepthwiseRows rows = whole_image(height, width, stride);
+            const std::size_t row_bytes = std::size_t(conv3x3_output_size(width, stride)) * std::size_t(layer.channels);
+            shares(std::size_t(rows.out_row_end), [&](std::size_t y0, std::size_t y1) {
+                k_->dwconv3x3_u8s8(in, rows.with_rows(int(y0), int(y1)), layer.view(), out + y0 * row_bytes);
+            });
+        };
+        const auto pointwise = [&](const std::uint8_t* in, const PackedPointwiseU8S8& layer, std::uint8_t* out) {
+            shares(pixels, [&](std::size_t p0, std::size_t p1) {
+                k_->pointwise_conv_u8s8(in + p0 * std::size_t(layer.in_channels), p1 - p0, layer.view(),
+                                        out + p0 * std::size_t(layer.out_channels));
+            });
+        };
 
         const std::uint8_t* reduce_input = input;
         if (b.has_input_dw()) {
-            k_->dwconv3x3_u8s8(input, whole_image(height, width, 1), input_dw_.view(), wide_buffer);
+            depthwise(input, 1, input_dw_, wide_buffer);
             reduce_input = wide_buffer;
         }
-        k_->pointwise_conv_u8s8(reduce_input, pixels, reduce_.view(), hidden);
+        pointwise(reduce_input, reduce_, hidden);
         if (!b.has_output_dw()) {
-            k_->pointwise_conv_u8s8(hidden, pixels, expand_.view(), output);
+            pointwise(hidden, expand_, output);
             return;
         }
-        k_->pointwise_conv_u8s8(hidden, pixels, expand_.view(), wide_buffer);
-        k_->dwconv3x3_u8s8(wide_buffer, whole_image(height, width, b.stride), output_dw_.view(), output);
+        pointwise(hidden, expand_, wide_buffer);
+        depthwise(wide_buffer, b.stride, output_dw_, output);
         if (b.shortcut_channels > 0)
-            k_->add_partial_shortcut_u8(output, input, pixels, b.out_channels, b.shortcut_channels, shortcut_, output);
+            shares(pixels, [&](std::size_t p0, std::size_t p1) {
+                const std::size_t at = p0 * std::size_t(b.out_channels);
+                k_->add_partial_shortcut_u8(output + at, input + at, p1 - p0, b.out_channels, b.shortcut_channels,
+                                            shortcut_, output + at);
+            });
     }
 
 private:

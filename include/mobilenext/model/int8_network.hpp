@@ -41,7 +41,7 @@ struct Int8ForwardPlan {
     std::size_t activation_bytes = 0;  // the largest uint8 activation of one image
     std::size_t scratch_bytes = 0;     // the largest block scratch
     std::size_t pooled_floats = 0;
-    int threads = 1;                   // threads that take images
+    int threads = 1;                   // threads that take images (1 when they share each image's layers)
 
     // Floats of one thread's share of `layer_in`, and of `ping` or `pong`.
     std::size_t stem_share() const { return aligned_floats(stem_floats * sizeof(float)); }
@@ -107,11 +107,12 @@ public:
     // Shape errors before any work or allocation.
     void check_input_shape(const Shape4& s) const { check_backbone_input(topology_, s, "MobileNeXt int8 input"); }
 
-    // `threads`: the workspace's; images are split over at most `batch` of them.
+    // `threads`: the workspace's. A batch of at least that many images is split over them by
+    // images; a smaller one runs an image at a time, each layer split over all of them.
     Int8ForwardPlan plan(int batch, int height, int width, int threads = 1) const {
         check_input_shape({batch, height, width, topology_.config.in_channels});
         Int8ForwardPlan p;
-        p.threads = std::max(1, std::min(batch, threads));
+        p.threads = batch >= threads ? std::max(1, threads) : 1;
         walk_layer_sizes(
             topology_, height, width,
             [&](int h, int w) {
@@ -175,11 +176,11 @@ private:
         }
     }
 
-    // Whole images split over the workspace's threads, each image layer after layer on one
-    // thread in that thread's buffers; a single image runs on the calling thread alone. Every
-    // image's computation is the same whatever thread runs it, so the bits do not depend on
-    // the thread count. Splitting one image's layers (or rows) over threads, as the float
-    // network does, is left for when the blocks stream rows.
+    // A batch of at least as many images as threads: whole images split over the threads, each
+    // image layer after layer on one thread in that thread's buffers. A smaller batch: one
+    // image after the other, each layer split over all threads by rows or pixels (the stem
+    // and its quantization too), joined between layers. Every output value is computed the
+    // same way whatever thread runs it, so the bits do not depend on the thread count.
     void forward_checked(const float* input, const Shape4& s, float* logits, Workspace& ws) const {
         check_input_finite(*k_, input, s, "MobileNeXt int8 input");
         const WorkspaceClaim claim(ws);
@@ -197,7 +198,8 @@ private:
         }
         const std::size_t in_image = std::size_t(s.h) * s.w * s.c;
         const int last = topology_.last_channels;
-        const auto run_image = [&](int n, int thread) {
+        // `layers`: the pool that shares each layer, or null.
+        const auto run_image = [&](int n, int thread, ThreadPool* layers) {
             // uint8 tensors in the float buffers: any object's storage may be accessed as bytes.
             const std::size_t t = std::size_t(thread);
             std::uint8_t* current = reinterpret_cast<std::uint8_t*>(ws.ping.data() + t * p.activation_share());
@@ -205,22 +207,39 @@ private:
             std::uint8_t* scratch = reinterpret_cast<std::uint8_t*>(ws.scratch[t].data());
             float* stem_output = ws.layer_in.data() + t * p.stem_share();
             int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
-            k_->stem_conv3x3_s2_relu6(input + n * in_image, s.h, s.w, 0, h, stem_.view(), stem_output);
-            quantize_u8(stem_output, std::size_t(h) * w * topology_.stem_channels, stem_output_, current);
+            run_stem(input + n * in_image, s, stem_output, current, layers);
             for (const Int8SandglassBlock& block : blocks_) {
-                block.forward(current, h, w, next, scratch);
+                block.forward(current, h, w, next, scratch, layers);
                 h = block.output_height(h);
                 w = block.output_width(w);
                 std::swap(current, next);
             }
             pool(current, std::size_t(h) * w, ws.pooled.data() + std::size_t(n) * last);
         };
-        if (p.threads == 1) {
-            for (int n = 0; n < s.n; ++n) run_image(n, 0);
+        if (ws.threads() == 1) {
+            for (int n = 0; n < s.n; ++n) run_image(n, 0, nullptr);
+        } else if (p.threads == 1) {
+            for (int n = 0; n < s.n; ++n) run_image(n, 0, &ws.pool);
         } else {
-            ws.pool.run(s.n, run_image);
+            ws.pool.run(s.n, [&](int n, int thread) { run_image(n, thread, nullptr); });
         }
         k_->fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits);
+    }
+
+    // The stem of one image and its quantization to uint8, split by output rows over `layers`
+    // when not null.
+    void run_stem(const float* image, const Shape4& s, float* stem_output, std::uint8_t* quantized,
+                  ThreadPool* layers) const {
+        const int h = conv3x3_output_size(s.h, 2), w = conv3x3_output_size(s.w, 2);
+        const std::size_t row = std::size_t(w) * std::size_t(topology_.stem_channels);
+        const auto rows = [&](std::size_t y0, std::size_t y1) {
+            k_->stem_conv3x3_s2_relu6(image, s.h, s.w, int(y0), int(y1), stem_.view(), stem_output + y0 * row);
+            quantize_u8(stem_output + y0 * row, (y1 - y0) * row, stem_output_, quantized + y0 * row);
+        };
+        if (layers != nullptr)
+            layers->run_shares(std::size_t(h), rows);
+        else
+            rows(0, std::size_t(h));
     }
 
     Topology topology_;

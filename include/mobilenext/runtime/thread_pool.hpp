@@ -6,6 +6,7 @@
 // single thread would, so results are bit-identical for any thread count.
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <thread>
@@ -58,6 +59,14 @@ public:
         // The shares are balanced, so the wait is short: spin, then yield.
         for (int spins = 0; job.pending.load(std::memory_order_acquire) != 0; ++spins)
             if (spins > 4096) std::this_thread::yield();
+    }
+
+    // Calls fn(begin, end) on contiguous shares of [0, count), one per thread (min(threads,
+    // count) of them), for work split by rows or pixels. Returns when all are done.
+    template <class F>
+    void run_shares(std::size_t count, const F& fn) {
+        const std::size_t n = std::min(std::size_t(threads_), count);
+        run(int(n), [&](int share, int) { fn(count * std::size_t(share) / n, count * std::size_t(share + 1) / n); });
     }
 
 private:
