@@ -340,6 +340,34 @@ TEST_P(SimdKernelTest, FirstBeyondMatchesReference) {
     }
 }
 
+// Float to uint8: the vector loop and its partial last vector, values on the rounding ties
+// (x / scale = k + 0.5), beyond either end of the range, and zero points 0, 128, 255.
+TEST_P(SimdKernelTest, QuantizeU8MatchesReference) {
+    for (std::size_t count : {std::size_t(0), std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(17),
+                              std::size_t(67), std::size_t(1000)})
+        for (int zero_point : {0, 128, 255}) {
+            const float scale = 0.25f;
+            std::vector<float> x = random_vector(count, std::uint32_t(count) * 7 + 3, -80.0f, 80.0f);
+            for (std::size_t i = 0; i < count; i += 3) x[i] = scale * (float(int(i % 601) - 300) + 0.5f);
+            if (count > 4) {
+                x[1] = 1e30f;
+                x[2] = -1e30f;
+                x[4] = 0.0f;
+            }
+            std::vector<std::uint8_t> expected(count + 1, 0x5A), actual(count + 1, 0x5A);
+            Ref.quantize_u8(x.data(), count, scale, zero_point, expected.data());
+            K().quantize_u8(x.data(), count, scale, zero_point, actual.data());
+            ASSERT_EQ(actual, expected) << K().name() << " count " << count << " zero point " << zero_point;
+        }
+}
+
+TEST(ReferenceKernels, QuantizeU8RoundsHalfToEvenAndSaturates) {
+    const float x[] = {0.25f, 0.75f, -0.25f, 1e30f, -1e30f, 0.0f};
+    std::uint8_t q[6];
+    Ref.quantize_u8(x, 6, 0.5f, 10, q);
+    EXPECT_EQ(std::vector<int>(q, q + 6), (std::vector<int>{10, 12, 10, 255, 0, 10}));
+}
+
 TEST(ReferenceKernels, DepthwiseOnOnePixelUsesOnlyTheCentreTap) {
     std::vector<float> torch_w(9, 0.0f), bias{0.5f}, scale{1.0f};
     for (int i = 0; i < 9; ++i) torch_w[i] = float(i + 1);  // centre tap is 5

@@ -6,6 +6,7 @@
 // covers a band of rows or a whole layer, so a pass makes few of them
 // (`network/<set>/width:1.00/batch:1/threads:1`; BENCHMARKS.md, "Kernel tables").
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "kernel_args.hpp"
@@ -33,6 +34,9 @@ struct KernelTable {
     void (*fully_connected)(const float* input, int batch, const PointwiseWeights& w, float* output) = nullptr;
     // The first NaN or value beyond +-limit (limit FLT_MAX: the first non-finite value).
     std::size_t (*first_beyond)(const float* values, std::size_t count, float limit) = nullptr;
+    // uint8 codes of floats, real = scale * (q - zero_point) (reference/quantize_u8.hpp): the
+    // stem's output on its way into int8 blocks.
+    void (*quantize_u8)(const float* x, std::size_t count, float scale, int zero_point, std::uint8_t* out) = nullptr;
 
     // Columns per panel of the blocks' pointwise weights (a multiple of kChannelAlign): the
     // widest register tile of the set's 1x1 convolution.

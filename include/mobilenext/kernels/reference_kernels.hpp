@@ -8,6 +8,7 @@
 #include "reference/global_average_pool.hpp"
 #include "reference/partial_shortcut.hpp"
 #include "reference/pointwise_conv.hpp"
+#include "reference/quantize_u8.hpp"
 #include "reference/stem_conv3x3.hpp"
 
 namespace mobilenext::kernels {
@@ -23,6 +24,7 @@ inline constexpr KernelTable kReferenceKernels{
     &reference::global_average_pool,
     &reference::fully_connected,
     &reference::first_beyond,
+    &reference::quantize_u8,
     kPointwisePanel,
 };
 

@@ -12,6 +12,7 @@
 #include "simd/global_average_pool.hpp"
 #include "simd/partial_shortcut.hpp"
 #include "simd/pointwise_conv.hpp"
+#include "simd/quantize_u8.hpp"
 #include "simd/stem_conv3x3.hpp"
 
 namespace mobilenext::kernels {
@@ -28,6 +29,7 @@ inline constexpr KernelTable kSimdKernels{
     &simd::global_average_pool<Arch>,
     &simd::fully_connected<Arch>,
     &simd::first_beyond<Arch>,
+    &simd::quantize_u8<Arch>,
     simd::pointwise_panel<Arch>(),
 };
 

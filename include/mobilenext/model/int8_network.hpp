@@ -234,7 +234,8 @@ private:
         const std::size_t row = std::size_t(w) * std::size_t(topology_.stem_channels);
         const auto rows = [&](std::size_t y0, std::size_t y1) {
             k_->stem_conv3x3_s2_relu6(image, s.h, s.w, int(y0), int(y1), stem_.view(), stem_output + y0 * row);
-            quantize_u8(stem_output + y0 * row, (y1 - y0) * row, stem_output_, quantized + y0 * row);
+            k_->quantize_u8(stem_output + y0 * row, (y1 - y0) * row, stem_output_.scale, stem_output_.zero_point,
+                            quantized + y0 * row);
         };
         if (layers != nullptr)
             layers->run_shares(std::size_t(h), rows);

@@ -11,6 +11,7 @@
 
 #include "../core/error.hpp"
 #include "../kernels/int8/int8_args.hpp"
+#include "../kernels/reference/quantize_u8.hpp"
 #include "activation_observers.hpp"
 
 namespace mobilenext {
@@ -40,18 +41,13 @@ inline U8Quantization choose_u8_quantization(const ActivationRange& range, const
     return q;
 }
 
-// q = clamp(round_half_even(x / scale) + zero_point, 0, 255), clamped in float first so that
-// huge values cannot overflow the conversion. Adding and subtracting 1.5 * 2^23 rounds a float
-// of magnitude below 2^22 to an integer, half to even, in the default rounding mode: the same
-// result as std::nearbyint without a library call, so loops of it vectorize.
+// q = clamp(round_half_even(x / scale) + zero_point, 0, 255) (kernels/reference/quantize_u8.hpp).
 inline std::uint8_t quantize_u8(float x, const U8Quantization& q) {
-    constexpr float kRound = 12582912.0f;
-    const float scaled = std::min(std::max(x / q.scale, float(-q.zero_point)), float(255 - q.zero_point));
-    return static_cast<std::uint8_t>(int((scaled + kRound) - kRound) + q.zero_point);
+    return kernels::reference::quantize_u8_value(x, q.scale, q.zero_point);
 }
 
 inline void quantize_u8(const float* x, std::size_t count, const U8Quantization& q, std::uint8_t* out) {
-    for (std::size_t i = 0; i < count; ++i) out[i] = quantize_u8(x[i], q);
+    kernels::reference::quantize_u8(x, count, q.scale, q.zero_point, out);
 }
 
 inline float dequantize_u8(std::uint8_t q, const U8Quantization& p) { return p.scale * float(int(q) - p.zero_point); }
