@@ -3,7 +3,7 @@
 scales, zero points, int8 weights and int32 biases, and checks the library against ONNX
 Runtime on it.
 
-  export_int8_qdq.py INT8.safetensors -o MODEL.onnx
+  export_int8_qdq.py INT8.safetensors -o MODEL.onnx [--fixed-input NxHxW]
   export_int8_qdq.py INT8.safetensors -o MODEL.onnx --check --cli BUILD/mobilenext \\
       --ort-dir DIR --data-dir /usr/share/datasets/fashion-mnist [--images N]
 
@@ -20,7 +20,8 @@ Runtime (tools/ort_logits.mjs, copied beside onnxruntime-node in --ort-dir) and 
 the top-1 answers agree on at least 99% of the images. Both sides follow the ONNX operators'
 definitions; they differ only where the library's requantization rounds its float multiplier
 once (QLinearConv: saturate(round(acc * s_in * s_w / s_out))) and in the shortcut add, which
-the library computes in 16-bit fixed point and ONNX Runtime in float.
+the library computes in fixed point with 16-bit multipliers, ONNX Runtime's fused QLinearAdd
+in fixed point of its own (MLAS: multipliers of 21 to 22 bits) and its unfused graph in float.
 """
 import argparse
 import json
@@ -205,8 +206,15 @@ def main():
     ap.add_argument("--ort-dir")
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--images", type=int, default=10000)
+    ap.add_argument("--fixed-input", metavar="NxHxW",
+                    help="fix the input's batch and size (for timing tools that read them from the model)")
     args = ap.parse_args()
     model, meta = build_graph(args.model)
+    if args.fixed_input:
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        for d, value in zip((dims[0], dims[2], dims[3]), (int(v) for v in args.fixed_input.split("x"))):
+            d.dim_value = value
+        model.graph.output[0].type.tensor_type.shape.dim[0].dim_value = dims[0].dim_value
     onnx.save(model, args.output)
     print("wrote %s: %d nodes" % (args.output, len(model.graph.node)))
     if args.check:
