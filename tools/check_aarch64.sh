@@ -34,6 +34,8 @@ echo "built in $((SECONDS - start)) s"
 
 tests=$build/tests/mobilenext_tests
 file "$tests" | grep -q 'ARM aarch64' || fail "$tests is not an AArch64 program: $(file "$tests")"
+# QEMU's "max" CPU has the dot product extension, so both int8 NEON tables run.
+export QEMU_CPU=max
 run() { qemu-aarch64 -L "$sysroot" "$@"; }
 
 # The kernel tests run every vector table of the dispatch library: NEON (xsimd::neon64) here.
@@ -42,6 +44,10 @@ run() { qemu-aarch64 -L "$sysroot" "$@"; }
 listing=$(run "$tests" --gtest_list_tests) || fail "listing the unit tests"
 grep -q 'MatchesReference/simd_arm64_neon' <<< "$listing" ||
   fail "the kernel tests do not run the NEON kernel table (simd/arm64+neon)"
+for table in simd_neon64_dotprod simd_neon64; do
+  grep -Eq "^ *PointwiseMatchesReference/$table( |\$)" <<< "$listing" ||
+    fail "the int8 kernel tests do not run the int8 table $table"
+done
 
 # Three shards per core, as many at a time as cores, so that the long tests even out. Not under
 # emulation: the stress test of 8 threads x 1000 forward passes (150 s under QEMU, nearly half

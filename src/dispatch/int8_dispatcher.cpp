@@ -4,6 +4,10 @@
 // registers it needs (GCC's and Clang's runtimes check XCR0 for the AVX and AVX-512 state).
 #include <vector>
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
 #include <mobilenext/kernels/int8/int8_kernel_registry.hpp>
 #include <mobilenext/kernels/int8/reference_int8_kernels.hpp>
 
@@ -12,6 +16,10 @@
 namespace mobilenext::kernels {
 
 namespace {
+
+#if defined(__aarch64__) && defined(__linux__)
+constexpr unsigned long kHwcapAsimdDotProduct = 1ul << 20;  // HWCAP_ASIMDDP of <asm/hwcap.h>
+#endif
 
 #if MOBILENEXT_DISPATCH_X86_64
 // Which CPUs run each entry of MOBILENEXT_X86_64_INT8_INSTRUCTION_SETS: an entry without a
@@ -25,6 +33,14 @@ bool int8_runs_here_avx2() { return __builtin_cpu_supports("avx2"); }
 bool int8_runs_here_sse2() { return true; }  // part of x86-64 itself
 #define MOBILENEXT_INT8_INSTRUCTION_SETS MOBILENEXT_X86_64_INT8_INSTRUCTION_SETS
 #elif MOBILENEXT_DISPATCH_NEON64
+// Linux reports the dot product instructions (sdot, udot) in the auxiliary vector.
+bool int8_runs_here_neon64_dotprod() {
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & kHwcapAsimdDotProduct) != 0;
+#else
+    return false;
+#endif
+}
 bool int8_runs_here_neon64() { return true; }  // part of AArch64 itself
 #define MOBILENEXT_INT8_INSTRUCTION_SETS MOBILENEXT_AARCH64_INT8_INSTRUCTION_SETS
 #else

@@ -9,4 +9,6 @@
     X(avx2, mobilenext::kernels::simd::Avx2Int8Ops)                 \
     X(sse2, mobilenext::kernels::simd::Sse2Int8Ops)
 
-#define MOBILENEXT_AARCH64_INT8_INSTRUCTION_SETS(X) X(neon64, mobilenext::kernels::simd::Neon64Int8Ops)
+#define MOBILENEXT_AARCH64_INT8_INSTRUCTION_SETS(X)                        \
+    X(neon64_dotprod, mobilenext::kernels::simd::Neon64Int8Ops<true>)      \
+    X(neon64, mobilenext::kernels::simd::Neon64Int8Ops<false>)

@@ -53,7 +53,11 @@ using NativeInt8Ops = Avx2Int8Ops;
 using NativeInt8Ops = Sse2Int8Ops;
 #elif defined(__aarch64__)
 #define MOBILENEXT_INT8_NATIVE_OPS 1
-using NativeInt8Ops = Neon64Int8Ops;
+#if defined(__ARM_FEATURE_DOTPROD)
+using NativeInt8Ops = Neon64Int8Ops<true>;
+#else
+using NativeInt8Ops = Neon64Int8Ops<false>;
+#endif
 #endif
 }  // namespace simd
 

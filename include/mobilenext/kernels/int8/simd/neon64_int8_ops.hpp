@@ -8,6 +8,12 @@
 // multiply-adds per instruction and one multiply-add per output to correct. (q - 128) * w
 // stays within 128 * 64, so the four products of a lane add up exactly. Without the dot
 // product extension, both operands are widened to int16 and multiplied with vmlal_s16.
+//
+// Neon64Int8Ops<true> (sdot) exists only where the compiler targets the dot product extension
+// (src/dispatch/int8_kernels_neon64_dotprod.cpp: -march=armv8.2-a+dotprod; the dispatch
+// library picks it when the CPU reports it); Neon64Int8Ops<false> is the AArch64 baseline.
+// Every operation is a member of a template on kDot, so the two translation units share no
+// function.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
@@ -16,27 +22,9 @@
 
 namespace mobilenext::kernels::simd {
 
-struct Neon64Int8Ops {
-#if defined(__ARM_FEATURE_DOTPROD)
-    static constexpr const char* kName = "neon64+dotprod";
-    // 4 pixels x 4 vectors (16 output channels) of accumulators, 16 of 32 registers.
-    static constexpr int kTileVectors = 4, kTilePixels = 4;
-    using Acc = int32x4_t;
-    using Weights = int8x16_t;  // 4 output channels x 4 input channels
-    using Input = int8x16_t;    // q - 128, 4 bytes repeated
-#else
-    static constexpr const char* kName = "neon64";
-    // 2 pixels x 2 vectors (8 output channels): 16 accumulator registers, 4 of weights.
-    static constexpr int kTileVectors = 2, kTilePixels = 2;
-    // Per output channel, the products of each of the 4 input channel positions.
-    struct Acc {
-        int32x4_t c0, c1, c2, c3;
-    };
-    struct Weights {
-        int16x8_t lo, hi;  // channels 0, 1 x 4 inputs; channels 2, 3 x 4 inputs
-    };
-    using Input = int16x4_t;
-#endif
+// What both variants share.
+template <bool kDot>
+struct Neon64Int8Common {
     static constexpr int kLanes = 4;
     static constexpr bool kColumnQuads = false;  // no column-quad depthwise (dwconv3x3_u8s8_column_quads.hpp)
     static constexpr bool kPackedStore = false;  // no store tiles (PointwiseWeightsU8S8::store_tile)
@@ -65,18 +53,26 @@ struct Neon64Int8Ops {
         f = vminq_f32(vmaxq_f32(f, vdupq_n_f32(lo)), vdupq_n_f32(hi));
         return vaddq_s32(vcvtnq_s32_f32(f), zero_point);
     }
+};
 
-#if defined(__ARM_FEATURE_DOTPROD)
-    static Acc zero_acc() { return vdupq_n_s32(0); }
-    static Weights load_weights(const std::int8_t* p) { return vld1q_s8(p); }
-    static Input broadcast_u8x4(std::uint32_t four_bytes) {
-        return vreinterpretq_s8_u32(vdupq_n_u32(four_bytes ^ 0x80808080u));
-    }
-    static Acc dot4(Acc acc, Input in, Weights w) { return vdotq_s32(acc, in, w); }
-    static I32 finish(Acc acc, const std::int32_t* bias, const std::int32_t* weight_sums) {
-        return vmlaq_n_s32(vaddq_s32(acc, vld1q_s32(bias)), vld1q_s32(weight_sums), 128);
-    }
-#else
+template <bool kDot>
+struct Neon64Int8Ops;
+
+// The AArch64 baseline: widening multiplies.
+template <>
+struct Neon64Int8Ops<false> : Neon64Int8Common<false> {
+    static constexpr const char* kName = "neon64";
+    // 2 pixels x 2 vectors (8 output channels): 16 accumulator registers, 4 of weights.
+    static constexpr int kTileVectors = 2, kTilePixels = 2;
+    // Per output channel, the products of each of the 4 input channel positions.
+    struct Acc {
+        int32x4_t c0, c1, c2, c3;
+    };
+    struct Weights {
+        int16x8_t lo, hi;  // channels 0, 1 x 4 inputs; channels 2, 3 x 4 inputs
+    };
+    using Input = int16x4_t;
+
     static Acc zero_acc() { return {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)}; }
     static Weights load_weights(const std::int8_t* p) {
         const int8x16_t bytes = vld1q_s8(p);
@@ -94,8 +90,30 @@ struct Neon64Int8Ops {
         const int32x4_t sums = vpaddq_s32(vpaddq_s32(acc.c0, acc.c1), vpaddq_s32(acc.c2, acc.c3));
         return vaddq_s32(sums, vld1q_s32(bias));
     }
-#endif
 };
+
+#if defined(__ARM_FEATURE_DOTPROD)
+// sdot on q - 128.
+template <>
+struct Neon64Int8Ops<true> : Neon64Int8Common<true> {
+    static constexpr const char* kName = "neon64+dotprod";
+    // 4 pixels x 4 vectors (16 output channels) of accumulators, 16 of 32 registers.
+    static constexpr int kTileVectors = 4, kTilePixels = 4;
+    using Acc = int32x4_t;
+    using Weights = int8x16_t;  // 4 output channels x 4 input channels
+    using Input = int8x16_t;    // q - 128, 4 bytes repeated
+
+    static Acc zero_acc() { return vdupq_n_s32(0); }
+    static Weights load_weights(const std::int8_t* p) { return vld1q_s8(p); }
+    static Input broadcast_u8x4(std::uint32_t four_bytes) {
+        return vreinterpretq_s8_u32(vdupq_n_u32(four_bytes ^ 0x80808080u));
+    }
+    static Acc dot4(Acc acc, Input in, Weights w) { return vdotq_s32(acc, in, w); }
+    static I32 finish(Acc acc, const std::int32_t* bias, const std::int32_t* weight_sums) {
+        return vmlaq_n_s32(vaddq_s32(acc, vld1q_s32(bias)), vld1q_s32(weight_sums), 128);
+    }
+};
+#endif
 
 }  // namespace mobilenext::kernels::simd
 #endif
