@@ -136,22 +136,16 @@ public:
         const int wide = std::max(b.has_input_dw() ? b.in_channels : 0, b.has_output_dw() ? b.out_channels : 0);
         std::uint8_t* wide_buffer = scratch;
         std::uint8_t* hidden = scratch + aligned(pixels * std::size_t(wide));
-        const auto shares = [pool](std::size_t count, const auto& fn) {
-            if (pool != nullptr)
-                pool->run_shares(count, fn);
-            else
-                fn(std::size_t(0), count);
-        };
         const auto depthwise = [&](const std::uint8_t* in, int stride, const PackedDepthwiseU8S8& layer,
                                    std::uint8_t* out) {
             const DepthwiseRows rows = whole_image(height, width, stride);
             const std::size_t row_bytes = std::size_t(conv3x3_output_size(width, stride)) * std::size_t(layer.channels);
-            shares(std::size_t(rows.out_row_end), [&](std::size_t y0, std::size_t y1) {
+            run_shares(pool, std::size_t(rows.out_row_end), [&](std::size_t y0, std::size_t y1) {
                 k_->dwconv3x3_u8s8(in, rows.with_rows(int(y0), int(y1)), layer.view(), out + y0 * row_bytes);
             });
         };
         const auto pointwise = [&](const std::uint8_t* in, const PackedPointwiseU8S8& layer, std::uint8_t* out) {
-            shares(pixels, [&](std::size_t p0, std::size_t p1) {
+            run_shares(pool, pixels, [&](std::size_t p0, std::size_t p1) {
                 k_->pointwise_conv_u8s8(in + p0 * std::size_t(layer.in_channels), p1 - p0, layer.view(),
                                         out + p0 * std::size_t(layer.out_channels));
             });
@@ -170,7 +164,7 @@ public:
         pointwise(hidden, expand_, wide_buffer);
         depthwise(wide_buffer, b.stride, output_dw_, output);
         if (b.shortcut_channels > 0)
-            shares(pixels, [&](std::size_t p0, std::size_t p1) {
+            run_shares(pool, pixels, [&](std::size_t p0, std::size_t p1) {
                 const std::size_t at = p0 * std::size_t(b.out_channels);
                 k_->add_partial_shortcut_u8(output + at, input + at, p1 - p0, b.out_channels, b.shortcut_channels,
                                             shortcut_, output + at);

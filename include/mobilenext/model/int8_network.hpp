@@ -237,10 +237,7 @@ private:
             k_->quantize_u8(stem_output + y0 * row, (y1 - y0) * row, stem_output_.scale, stem_output_.zero_point,
                             quantized + y0 * row);
         };
-        if (layers != nullptr)
-            layers->run_shares(std::size_t(h), rows);
-        else
-            rows(0, std::size_t(h));
+        run_shares(layers, std::size_t(h), rows);
     }
 
     Topology topology_;

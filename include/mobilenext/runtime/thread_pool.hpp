@@ -74,4 +74,13 @@ private:
     std::unique_ptr<Eigen::ThreadPool> pool_;
 };
 
+// pool->run_shares(count, fn), or fn(0, count) on the calling thread when there is no pool.
+template <class F>
+void run_shares(ThreadPool* pool, std::size_t count, const F& fn) {
+    if (pool != nullptr)
+        pool->run_shares(count, fn);
+    else
+        fn(std::size_t(0), count);
+}
+
 }  // namespace mobilenext
