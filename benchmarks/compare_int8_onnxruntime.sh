@@ -7,7 +7,8 @@
 # Runtime int8 and float, then the library int8 and float (`mobilenext bench`), one after the
 # other so that all see the same machine. Nothing else may run beside it.
 #   BUILD_DIR=build ORT_DIR=/tmp/ort bash benchmarks/compare_int8_onnxruntime.sh [ROUNDS] [WIDTHS]
-# ORT_DIR holds ort_bench.mjs and onnxruntime-node (see BENCHMARKS.md, "Peers").
+# ORT_DIR holds ort_bench.mjs and onnxruntime-node (see BENCHMARKS.md, "Peers"). The log goes to
+# OUT_DIR/compare.log, its summary to benchmarks/results/latest_int8.md and latency_int8.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -23,23 +24,28 @@ if [ ! -f "$out/calibration.npy" ]; then
 fi
 for width in ${widths//,/ }; do
   base="$out/mobilenext_w$(/usr/bin/python3 -c "print('%g' % float('$width'))")"
-  if [ ! -f "${base}_int8_b1.onnx" ]; then
+  # Quantized again when missing or no longer loadable (an int8 file of an earlier scheme).
+  if [ ! -f "${base}_int8_b1.onnx" ] || ! "$cli" info "${base}_int8.safetensors" >/dev/null 2>&1; then
     "$cli" quantize "$base.safetensors" -o "${base}_int8.safetensors" --calibration "$out/calibration.npy" >/dev/null
     /usr/bin/python3 tools/export_int8_qdq.py "${base}_int8.safetensors" -o "${base}_int8_b1.onnx" \
       --fixed-input 1x224x224 >/dev/null
   fi
 done
-echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(grep -o -m1 'avx512_vnni' /proc/cpuinfo || echo 'no VNNI')"
-for round in $(seq "$rounds"); do
-  for width in ${widths//,/ }; do
-    base="$out/mobilenext_w$(/usr/bin/python3 -c "print('%g' % float('$width'))")"
-    echo "== round $round, width $width: ONNX Runtime int8, then float (median_ms, min_ms)"
-    node "$ort/ort_bench.mjs" "${base}_int8_b1.onnx" --threads 1,2 --runs 200 2>/dev/null | grep RESULT
-    node "$ort/ort_bench.mjs" "${base}_b1.onnx" --threads 1,2 --runs 200 2>/dev/null | grep RESULT
-    for threads in 1 2; do
-      for model in "${base}_int8.safetensors" "$base.safetensors"; do
-        echo "mobilenext $(basename "$model") threads=$threads: $("$cli" bench "$model" --threads "$threads" --runs 200 | grep -m1 '^latency')"
+{
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(grep -o -m1 'avx512_vnni' /proc/cpuinfo || echo 'no VNNI')"
+  for round in $(seq "$rounds"); do
+    for width in ${widths//,/ }; do
+      base="$out/mobilenext_w$(/usr/bin/python3 -c "print('%g' % float('$width'))")"
+      echo "== round $round, width $width: ONNX Runtime int8, then float (median_ms, min_ms)"
+      node "$ort/ort_bench.mjs" "${base}_int8_b1.onnx" --threads 1,2 --runs 200 2>/dev/null | grep RESULT
+      node "$ort/ort_bench.mjs" "${base}_b1.onnx" --threads 1,2 --runs 200 2>/dev/null | grep RESULT
+      for threads in 1 2; do
+        for model in "${base}_int8.safetensors" "$base.safetensors"; do
+          echo "mobilenext $(basename "$model") threads=$threads: $("$cli" bench "$model" --threads "$threads" --runs 200 | grep -m1 '^latency')"
+        done
       done
     done
   done
-done
+} | tee "$out/compare.log"
+# The table and plot of this run: benchmarks/results/latest_int8.md and latency_int8.png.
+/usr/bin/python3 benchmarks/plot_int8_compare.py "$out/compare.log"

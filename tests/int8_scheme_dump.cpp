@@ -69,18 +69,13 @@ std::vector<std::uint8_t> run_depthwise(CaseReader& in) {
 }
 
 std::vector<std::uint8_t> run_shortcut(CaseReader& in) {
-    const auto p = in.read<std::int32_t>(10);
+    const auto p = in.read<std::int32_t>(7);
+    const auto scales = in.read<float>(3);
     const std::size_t count = std::size_t(p[0]) * p[1];
     const auto a = in.read<std::uint8_t>(count);
     const auto b = in.read<std::uint8_t>(count);
-    ShortcutAddU8 q;
-    q.a_zero_point = p[3];
-    q.b_zero_point = p[4];
-    q.y_zero_point = p[5];
-    q.a_multiplier = p[6];
-    q.b_multiplier = p[7];
-    q.shift = p[8];
-    q.copy_rest = p[9] != 0;
+    ShortcutAddU8 q = shortcut_add_u8(scales[0], p[3], scales[1], p[4], scales[2], p[5]);
+    if (q.copy_rest != (p[6] != 0)) throw std::runtime_error("shortcut case: copy_rest does not follow the scales");
     std::vector<std::uint8_t> out(count);
     kernels::reference::add_partial_shortcut_u8(a.data(), b.data(), std::size_t(p[0]), p[1], p[2], q, out.data());
     return out;

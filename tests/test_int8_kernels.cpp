@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -222,15 +223,20 @@ std::vector<std::uint8_t> run_shortcut(const Int8KernelTable& k, const ShortcutC
 std::string shortcut_name(const ShortcutCase& c) {
     return "shortcut " + std::to_string(c.pixels) + " px channels " + std::to_string(c.channels) + " kept " +
            std::to_string(c.kept) + " zero points " + std::to_string(c.q.a_zero_point) + " " +
-           std::to_string(c.q.b_zero_point) + " " + std::to_string(c.q.y_zero_point) + " A " +
-           std::to_string(c.q.a_multiplier) + " B " + std::to_string(c.q.b_multiplier) + " S " +
-           std::to_string(c.q.shift) + (c.q.copy_rest ? " copy rest" : "");
+           std::to_string(c.q.b_zero_point) + " " + std::to_string(c.q.y_zero_point) + " scales " +
+           std::to_string(c.q.a_scale) + " " + std::to_string(c.q.b_scale) + " " + std::to_string(c.q.y_scale) +
+           (c.q.copy_rest ? " copy rest" : "");
 }
 
 TEST_P(Int8KernelTest, AddPartialShortcutMatchesReference) {
     SCOPED_TRACE(K().name());
     std::mt19937 engine(3);
-    const float scales[][3] = {{0.05f, 0.05f, 0.05f}, {0.05f, 0.03f, 0.07f}, {0.1f, 0.02f, 0.04f}, {1e-4f, 2e-4f, 1.0f}};
+    // Equal scales (copied channels), ordinary ones, ties (x.5 to even), a scale ratio that
+    // sends every sum to 0 or 255, and the extremes shortcut_add_u8 accepts (quotients of
+    // +-inf, clamped).
+    const float scales[][3] = {{0.05f, 0.05f, 0.05f}, {0.05f, 0.03f, 0.07f}, {0.1f, 0.02f, 0.04f},
+                               {1e-4f, 2e-4f, 1.0f},  {0.5f, 0.25f, 1.0f},   {3.0f, 5.0f, 0.01f},
+                               {0x1p64f, 0x1p-126f, 0x1p-126f}};
     int index = 0;
     for (int channels : {2, 3, 17, 64, 100})
         for (int kept : {1, channels / 2, channels - 1, channels})
@@ -321,23 +327,32 @@ TEST(Int8ReferenceKernels, Dwconv3x3MatchesNaiveLoops) {
     }
 }
 
+// Each float step of the add evaluated in double and rounded to float: a product of a 9-bit
+// integer and a float, and the division of two floats, are exact or correctly rounded that
+// way; the sum of these two products is exact in double for these scales.
 TEST(Int8ReferenceKernels, AddPartialShortcutMatchesNaiveLoops) {
     std::mt19937 engine(6);
-    const ShortcutAddU8 q = shortcut_add_u8(0.05f, 10, 0.03f, 200, 0.06f, 128);
-    EXPECT_GE(q.shift, 1);
-    EXPECT_LE(std::max(q.a_multiplier, q.b_multiplier), 32767);
-    EXPECT_GT(std::max(q.a_multiplier, q.b_multiplier), 16383) << "the largest shift keeping A, B in int16";
-    const int channels = 9, kept = 4;
-    const auto a = random_ints<std::uint8_t>(std::size_t(5) * channels, 0, 255, engine);
-    const auto b = random_ints<std::uint8_t>(a.size(), 0, 255, engine);
-    std::vector<std::uint8_t> actual(a.size());
-    Ref.add_partial_shortcut_u8(a.data(), b.data(), 5, channels, kept, q, actual.data());
-    const double scale = std::ldexp(1.0, q.shift);
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const bool shortcut = int(i % channels) < kept;
-        const double sum = double(a[i] - 10) * q.a_multiplier + (shortcut ? double(b[i] - 200) * q.b_multiplier : 0.0);
-        const double expected = std::floor(sum / scale + 0.5) + 128;  // round half up
-        ASSERT_EQ(int(actual[i]), int(std::clamp(expected, 0.0, 255.0))) << "element " << i;
+    for (const auto& s : {std::array<float, 3>{0.05f, 0.03f, 0.06f}, std::array<float, 3>{0.5f, 0.25f, 1.0f}}) {
+        const ShortcutAddU8 q = shortcut_add_u8(s[0], 10, s[1], 200, s[2], 128);
+        const int channels = 9, kept = 4;
+        const auto a = random_ints<std::uint8_t>(std::size_t(40) * channels, 0, 255, engine);
+        const auto b = random_ints<std::uint8_t>(a.size(), 0, 255, engine);
+        std::vector<std::uint8_t> actual(a.size());
+        Ref.add_partial_shortcut_u8(a.data(), b.data(), 40, channels, kept, q, actual.data());
+        int ties = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            const bool shortcut = int(i % channels) < kept;
+            const float real_a = float(double(a[i] - 10) * s[0]);
+            const float real_b = shortcut ? float(double(b[i] - 200) * s[1]) : 0.0f;
+            const float scaled = float(double(float(double(real_a) + double(real_b))) / double(s[2]));
+            ties += scaled - std::floor(scaled) == 0.5f;
+            const double expected = std::nearbyint(double(scaled)) + 128;  // half to even
+            ASSERT_EQ(int(actual[i]), int(std::clamp(expected, 0.0, 255.0)))
+                << "element " << i << " scales " << s[0] << " " << s[1] << " " << s[2];
+        }
+        if (s[2] == 1.0f) {
+            EXPECT_GT(ties, 10) << "the case meant to land on x.5";
+        }
     }
 }
 
@@ -348,7 +363,10 @@ TEST(Int8Packing, RefusesWeightsOutsideTheExactRange) {
     EXPECT_THROW(pack_pointwise_u8s8(weights.data(), bias.data(), multipliers.data(), 3, 1, OutputRange{}, 64), Error);
     const std::vector<std::int8_t> depthwise{0, 0, 0, 0, -65, 0, 0, 0, 0};
     EXPECT_THROW(pack_depthwise_u8s8(depthwise.data(), bias.data(), multipliers.data(), 1, 0, OutputRange{}), Error);
-    EXPECT_THROW(shortcut_add_u8(1000.0f, 0, 1.0f, 0, 0.01f, 0), Error);
+    EXPECT_THROW(shortcut_add_u8(0x1p65f, 0, 1.0f, 0, 0.01f, 0), Error);
+    EXPECT_THROW(shortcut_add_u8(1.0f, 0, 1e-40f, 0, 0.01f, 0), Error);  // denormal
+    EXPECT_THROW(shortcut_add_u8(1.0f, 0, 1.0f, 0, 0.0f, 0), Error);
+    EXPECT_THROW(shortcut_add_u8(1.0f, 256, 1.0f, 0, 1.0f, 0), Error);
 }
 
 TEST(Int8Packing, Relu6RangeFollowsTheOutputScale) {

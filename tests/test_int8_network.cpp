@@ -424,7 +424,7 @@ FoldedConv dequantized_conv(const FoldedConv& conv, const U8Quantization& input)
 // The int8 scheme evaluated in float (fake quantization): the dequantized int8 weights, and
 // every tensor rounded to its uint8 grid where the int8 network quantizes it. What is left
 // between this and the int8 network is integer arithmetic: float rounding of the
-// multipliers, the fixed-point shortcut add, sums that land on a rounding boundary.
+// multipliers, the shortcut add rounding each float step, sums that land on a rounding boundary.
 struct SchemeInFloat {
     std::vector<std::vector<std::uint8_t>> block_outputs;  // each block's output, uint8 codes
     std::vector<std::uint8_t> stem_output;

@@ -50,21 +50,15 @@ def depthwise(image, w, bias, multipliers, stride, zp_in, zp_out, lo, hi):
     return requantize(acc, multipliers, zp_out, lo, hi)
 
 
-def shortcut_parameters(sa, sb, sy):
-    """The largest S in [1, 30] with round(s / s_y * 2^S) <= 32767 for both inputs."""
-    ra, rb = float(np.float32(sa)) / float(np.float32(sy)), float(np.float32(sb)) / float(np.float32(sy))
-    shift = 30
-    while int(np.floor(max(ra, rb) * 2.0 ** shift + 0.5)) > 32767:
-        shift -= 1
-    return int(np.floor(ra * 2.0 ** shift + 0.5)), int(np.floor(rb * 2.0 ** shift + 0.5)), shift
-
-
-def shortcut(a, b, kept, za, zb, zy, mul_a, mul_b, shift, copy_rest):
-    a64, b64 = a.astype(np.int64), b.astype(np.int64)
-    b_term = (b64 - zb) * mul_b
-    b_term[:, kept:] = 0
-    total = (a64 - za) * mul_a + b_term + (1 << (shift - 1))
-    y = np.clip((total >> shift) + zy, 0, 255).astype(np.uint8)  # >> floors: round half up
+def shortcut(a, b, kept, za, zb, zy, sa, sb, sy, copy_rest):
+    """clamp(round_half_even((float32(a - za) * s_a + float32(b - zb) * s_b) / s_y) + zy, 0, 255),
+    every operation in float32 (NumPy never fuses a multiply into an add); b = zb beyond kept."""
+    b_centered = b.astype(np.int64) - zb
+    b_centered[:, kept:] = 0
+    total = ((a.astype(np.int64) - za).astype(np.float32) * np.float32(sa) +
+             b_centered.astype(np.float32) * np.float32(sb))
+    scaled = np.clip(total / np.float32(sy), np.float32(-zy), np.float32(255 - zy))
+    y = (np.rint(scaled).astype(np.int64) + zy).astype(np.uint8)
     if copy_rest:
         y[:, kept:] = a[:, kept:]
     return y
@@ -120,15 +114,17 @@ def check_shortcut(binary, rng, directory):
     pixels, c = int(rng.integers(1, 20)), int(rng.integers(2, 100))
     kept = int(rng.integers(1, c + 1))
     za, zb, zy = (int(v) for v in rng.integers(0, 256, 3))
-    sa, sb, sy = (float(v) for v in rng.uniform(0.01, 0.1, 3))
+    sa, sb, sy = (np.float32(v) for v in rng.uniform(0.01, 0.1, 3))
+    if rng.integers(0, 4) == 0:
+        sa, sb, sy = np.float32(0.5), np.float32(0.25), np.float32(1.0)  # ties: x.5 rounds half to even
     copy_rest = bool(rng.integers(0, 2))
     if copy_rest:
         sy, zy = sa, za
-    mul_a, mul_b, shift = shortcut_parameters(sa, sb, sy)
     a = rng.integers(0, 256, (pixels, c), dtype=np.uint8)
     b = rng.integers(0, 256, (pixels, c), dtype=np.uint8)
-    expected = shortcut(a, b, kept, za, zb, zy, mul_a, mul_b, shift, copy_rest)
-    payload = params(pixels, c, kept, za, zb, zy, mul_a, mul_b, shift, int(copy_rest)) + a.tobytes() + b.tobytes()
+    expected = shortcut(a, b, kept, za, zb, zy, sa, sb, sy, copy_rest)
+    payload = (params(pixels, c, kept, za, zb, zy, int(copy_rest)) + np.array([sa, sb, sy], '<f4').tobytes() +
+               a.tobytes() + b.tobytes())
     return f'shortcut {pixels} px {c} channels kept {kept}', expected.ravel(), run(binary, 'shortcut', payload, directory)
 
 

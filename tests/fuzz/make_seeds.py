@@ -87,7 +87,7 @@ def int8_model_prefix():
     reach the int8 reader's checks."""
     metadata, tensors = real_model_prefix()
     metadata["mobilenext.quantization"] = json.dumps(
-        {"scheme": "mobilenext-int8-v1", "observer": "minmax", "calibration_images": 1})
+        {"scheme": "mobilenext-int8-v2", "observer": "minmax", "calibration_images": 1})
     stem_weight, stem_bias = tensors[0][2], np.linspace(-0.5, 0.5, 16)
     rng = np.random.default_rng(0)
     out = [("stem.weight", "F32", [16, 1, 3, 3], as_dtype(stem_weight, "F32")),

@@ -3,7 +3,7 @@
 // weights, the int32 bias on the accumulator's scale s_in * s_w[c] (the input's zero point not
 // folded in, as ONNX QLinearConv stores it) and the weight scales s_w[c]; per tensor its uint8
 // quantization. Everything the kernels take is derived here and only here: the folded bias,
-// the multipliers s_in * s_w[c] / s_out, the output ranges, the shortcut's fixed-point add.
+// the multipliers (s_in * s_w[c]) / s_out, the output ranges, the shortcut add's parameters.
 // Quantization (quantization/quantize_network.hpp) and reading a file
 // (io/int8_model_file.hpp) both go through it, so both give the same bits.
 #include <cstddef>
@@ -50,9 +50,13 @@ inline DerivedInt8Conv derive_int8_conv(const Int8ConvParts& parts, int channels
     DerivedInt8Conv d;
     d.folded_bias = fold_input_zero_point(parts.bias.data(), parts.weights.data(), channels, taps, input.zero_point);
     d.multipliers.resize(std::size_t(channels));
-    for (int c = 0; c < channels; ++c)
-        d.multipliers[std::size_t(c)] =
-            float(double(input.scale) * double(parts.weight_scales[std::size_t(c)]) / double(output.scale));
+    // In float, one rounding per operation, as ONNX Runtime's QLinearConv forms its output
+    // scales: a multiplier formed in double differs from it in the last bit for some channels,
+    // and so does every output that lands near a rounding boundary.
+    for (int c = 0; c < channels; ++c) {
+        const float accumulator_scale = input.scale * parts.weight_scales[std::size_t(c)];
+        d.multipliers[std::size_t(c)] = accumulator_scale / output.scale;
+    }
     d.range = output_range(output.scale, output.zero_point, act);
     return d;
 }
@@ -91,7 +95,7 @@ inline Int8DepthwiseLayer int8_depthwise_layer(Int8ConvParts parts, int channels
 
 // The block's layers between the quantization of its input and of its tensors. Throws
 // mobilenext::Error naming the layer when a bias does not fit with the zero point folded in,
-// or the shortcut's scales have no fixed-point add.
+// or the shortcut's scales are outside what its add accepts.
 inline Int8SandglassLayers int8_block_from_parts(const BlockSpec& b, Int8BlockParts parts, const U8Quantization& input,
                                                  const BlockQuantizations& q) {
     const std::string where = "features." + std::to_string(b.index);

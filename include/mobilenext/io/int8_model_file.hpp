@@ -52,7 +52,7 @@ inline QuantizationInfo read_quantization_info(const std::map<std::string, std::
     q.scheme = j["scheme"].get<std::string>();
     if (q.scheme != kInt8SchemeName)
         throw LoadError(path, key + ".scheme", std::string("'") + kInt8SchemeName + "' (the scheme these kernels run)",
-                        "'" + q.scheme + "'");
+                        "'" + q.scheme + "' (quantize the float model again with this library's `mobilenext quantize`)");
     q.description = std::string("activations ") + kInt8SchemeActivations + "; weights " + kInt8SchemeWeights +
                     "; bias " + kInt8SchemeBias + "; requantization " + kInt8SchemeRequantization +
                     "; shortcut add " + kInt8SchemeShortcut;

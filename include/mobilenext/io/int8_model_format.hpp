@@ -41,15 +41,16 @@ namespace mobilenext {
 
 // The metadata key whose presence makes a file an int8 model, and the scheme it must state.
 inline constexpr const char* kQuantizationKey = "mobilenext.quantization";
-inline constexpr const char* kInt8SchemeName = "mobilenext-int8-v1";
+inline constexpr const char* kInt8SchemeName = "mobilenext-int8-v2";
 
 // The scheme as the file states it (mobilenext.quantization, besides the calibration fields).
 inline constexpr const char* kInt8SchemeActivations = "uint8, asymmetric per tensor";
 inline constexpr const char* kInt8SchemeWeights = "int8, symmetric per output channel, in [-64, 64]";
 inline constexpr const char* kInt8SchemeBias = "int32 on s_in * s_w[c], input zero point not folded in";
 inline constexpr const char* kInt8SchemeRequantization =
-    "float multiplier s_in * s_w[c] / s_out per channel, round half to even";
-inline constexpr const char* kInt8SchemeShortcut = "fixed point, 16-bit multipliers, round half up";
+    "float multiplier (s_in * s_w[c]) / s_out per channel, formed in float, round half to even";
+inline constexpr const char* kInt8SchemeShortcut =
+    "float (ONNX QLinearAdd): ((a - za) * s_a + (b - zb) * s_b) / s_y, each operation rounded, round half to even";
 
 // The test vector's input: the float converter's 65 x 65, from a seed (test_vector_input in
 // io/model_file.hpp).

@@ -7,8 +7,8 @@
 // (float_layer_evaluation.hpp); an observer per quantized tensor (activation_observers.hpp)
 // turns the values it takes into a range, and the range into a uint8 scale and zero point
 // (u8_quantization.hpp). Then each block's layers are quantized between the quantizations of
-// their input and output (quantize_layers.hpp), and the partial shortcut gets its fixed-point
-// add. A block's output quantization is the next block's input quantization.
+// their input and output (quantize_layers.hpp), and the partial shortcut gets its add's
+// parameters. A block's output quantization is the next block's input quantization.
 #include <cmath>
 #include <cstddef>
 #include <string>

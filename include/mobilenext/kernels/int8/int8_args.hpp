@@ -27,23 +27,26 @@
 // std::nearbyint in the reference (default rounding mode). lo, hi: [0, 255] with no
 // activation; ReLU6 fused as lo = max(0, zero_point_out), hi = min(255, zero_point_out +
 // round(6 / s_out)) (output_range in pack_int8.hpp, computed once when the weights are packed).
-// This is ONNX QLinearConv (integer accumulation, then saturate(round(acc * s_in * s_w / s_out)
-// + zero_point_out)) up to the float rounding of the multiplier, which is formed once in float
-// here instead of applied in wider precision.
+// This is ONNX QLinearConv (integer accumulation, then saturate(round(acc * M[c]) +
+// zero_point_out)) with M[c] formed as ONNX Runtime forms it: in float, (s_in * s_w[c]) / s_out,
+// each operation rounded (derive_int8_conv in blocks/int8_block_parts.hpp).
 //
 // Depthwise 3x3 (padding 1, stride 1 or 2): padding reads the input's zero point (real 0.0),
 // which the folded bias then cancels like any other input value.
 //
 // Partial shortcut add (the sandglass block's partial identity, y = a + b on the first
-// shortcut_channels channels): integer fixed point, no floats,
-//   y = clamp((((a - za) * A + (b - zb) * B + 2^(S-1)) >> S) + zy, 0, 255)
-// with A = round(s_a / s_y * 2^S), B = round(s_b / s_y * 2^S) in [0, 32767] and S in [1, 30]
-// the largest shift keeping both multipliers in that range (shortcut_add_u8 in pack_int8.hpp).
-// Bound: |(a - za) * A + (b - zb) * B| <= 2 * 255 * 32767 < 2^24, plus 2^(S-1) <= 2^29: the
-// sum never leaves int32. A and B fitting int16 lets x86 form both products and their sum in
-// one pmaddwd. ">>" is an arithmetic shift, which rounds toward -inf, so adding 2^(S-1) first
-// rounds half up (toward +inf). The channels beyond shortcut_channels are a requantized alone
-// (the same formula with the B term 0), or copied when a and y share scale and zero point.
+// shortcut_channels channels): the definition of ONNX's QLinearAdd (and of the graph
+// DequantizeLinear, Add, QuantizeLinear) in float, each operation rounded to float as written:
+//   y = clamp(round_half_even((float(a - za) * s_a + float(b - zb) * s_b) / s_y) + zy, 0, 255)
+// The two products are rounded before they are added: a fused multiply-add would round once
+// and give other bytes near every rounding boundary, so the kernels keep the compiler from
+// contracting them (rounded_product in the vector operations, a stored value in the
+// reference). The division is a true division, as QuantizeLinear's: a multiply by 1 / s_y
+// differs from it in the last bit. a - za is an integer of at most 9 bits, exact in float, and
+// every value is finite (scales are positive normal floats, checked at packing). The clamp is
+// done in float before rounding, as in the requantization. The channels beyond
+// shortcut_channels are a requantized alone (the same formula with b = zb, whose product is
+// +0), or copied when a and y share scale and zero point.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -133,11 +136,10 @@ struct DepthwiseWeightsU8S8 {
     int quad_units = 0;
 };
 
-// The fixed-point partial shortcut add (see the scheme above).
+// The partial shortcut add (see the scheme above).
 struct ShortcutAddU8 {
     int a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;
-    int a_multiplier = 0, b_multiplier = 0;  // A, B in [0, 32767]
-    int shift = 1;                           // S in [1, 30]
+    float a_scale = 1.0f, b_scale = 1.0f, y_scale = 1.0f;  // positive normal floats
     bool copy_rest = false;  // a and y share scale and zero point: the channels beyond the shortcut are copied
 };
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -208,25 +209,26 @@ inline PackedDepthwiseU8S8 pack_depthwise_u8s8(const std::int8_t* weights, const
     return p;
 }
 
-// The fixed-point parameters of y = a + b (int8_args.hpp): the largest shift S in [1, 30] that
-// keeps round(s_a / s_y * 2^S) and round(s_b / s_y * 2^S) within [0, 32767].
+// The parameters of y = a + b (int8_args.hpp). Scales must be normal floats in
+// [2^-126, 2^64]: then every product and sum of the add is finite (|a - za| <= 255), and a
+// quotient too large for a float is +-inf, which the clamp turns into 0 or 255.
 inline ShortcutAddU8 shortcut_add_u8(float scale_a, int zero_point_a, float scale_b, int zero_point_b,
                                      float scale_y, int zero_point_y) {
-    const double ratio_a = double(scale_a) / scale_y, ratio_b = double(scale_b) / scale_y;
+    const auto usable = [](float s) { return s >= std::numeric_limits<float>::min() && s <= 0x1p64f; };
     const auto in_range = [](int zp) { return zp >= 0 && zp <= 255; };
-    if (!(scale_a > 0.0f && scale_b > 0.0f && scale_y > 0.0f) || !in_range(zero_point_a) ||
-        !in_range(zero_point_b) || !in_range(zero_point_y) || std::max(ratio_a, ratio_b) * 2.0 >= 32767.5)
-        throw Error("shortcut_add_u8: scales must be > 0 with s_a / s_y and s_b / s_y below 16383, zero points in "
-                    "[0, 255]");
-    int shift = 30;
-    while (std::lround(std::max(ratio_a, ratio_b) * std::ldexp(1.0, shift)) > 32767) --shift;
+    if (!usable(scale_a) || !usable(scale_b) || !usable(scale_y) || !in_range(zero_point_a) ||
+        !in_range(zero_point_b) || !in_range(zero_point_y))
+        throw Error("shortcut_add_u8: scales must be normal floats in [2^-126, 2^64] (found " + std::to_string(scale_a) +
+                    ", " + std::to_string(scale_b) + ", " + std::to_string(scale_y) +
+                    "), zero points in [0, 255] (found " + std::to_string(zero_point_a) + ", " +
+                    std::to_string(zero_point_b) + ", " + std::to_string(zero_point_y) + ")");
     ShortcutAddU8 q;
     q.a_zero_point = zero_point_a;
     q.b_zero_point = zero_point_b;
     q.y_zero_point = zero_point_y;
-    q.shift = shift;
-    q.a_multiplier = int(std::lround(ratio_a * std::ldexp(1.0, shift)));
-    q.b_multiplier = int(std::lround(ratio_b * std::ldexp(1.0, shift)));
+    q.a_scale = scale_a;
+    q.b_scale = scale_b;
+    q.y_scale = scale_y;
     q.copy_rest = scale_a == scale_y && zero_point_a == zero_point_y;
     return q;
 }

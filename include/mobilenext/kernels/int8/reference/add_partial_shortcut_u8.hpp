@@ -3,16 +3,25 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../../reference/quantize_u8.hpp"
 #include "../int8_args.hpp"
 
 namespace mobilenext::kernels::reference {
 
-// clamp((((a - za) * A + (b - zb) * B + 2^(S-1)) >> S) + zy, 0, 255): round half up, since
-// >> of a negative int32 is an arithmetic shift (rounds toward -inf) with GCC and Clang.
-inline std::uint8_t add_fixed_point(int a, int b, const ShortcutAddU8& q) {
-    const std::int32_t sum = (a - q.a_zero_point) * q.a_multiplier + (b - q.b_zero_point) * q.b_multiplier +
-                             (std::int32_t(1) << (q.shift - 1));
-    return static_cast<std::uint8_t>(std::clamp((sum >> q.shift) + q.y_zero_point, 0, 255));
+// x as stored to memory: a volatile store and load keeps the compiler from contracting a
+// product into the addition that follows (a fused multiply-add rounds once, the scheme twice).
+inline float rounded_product(float x) {
+    volatile float stored = x;
+    return stored;
+}
+
+// clamp(round_half_even((float(a - za) * s_a + float(b - zb) * s_b) / s_y) + zy, 0, 255), each
+// float operation rounded as written (int8_args.hpp), with the rounding of
+// reference::quantize_u8_value.
+inline std::uint8_t add_dequantized(int a, int b, const ShortcutAddU8& q) {
+    const float sum = rounded_product(float(a - q.a_zero_point) * q.a_scale) +
+                      rounded_product(float(b - q.b_zero_point) * q.b_scale);
+    return quantize_u8_value(sum, q.y_scale, q.y_zero_point);
 }
 
 // The sandglass block's partial identity shortcut on uint8 tensors of `channels` channels:
@@ -25,9 +34,9 @@ inline void add_partial_shortcut_u8(const std::uint8_t* a, const std::uint8_t* b
         for (int c = 0; c < channels; ++c) {
             const int av = a[row + c];
             if (c < shortcut_channels)
-                output[row + c] = add_fixed_point(av, b[row + c], q);
+                output[row + c] = add_dequantized(av, b[row + c], q);
             else
-                output[row + c] = q.copy_rest ? std::uint8_t(av) : add_fixed_point(av, q.b_zero_point, q);
+                output[row + c] = q.copy_rest ? std::uint8_t(av) : add_dequantized(av, q.b_zero_point, q);
         }
     }
 }

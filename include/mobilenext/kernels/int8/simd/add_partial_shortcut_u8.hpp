@@ -1,7 +1,7 @@
 #pragma once
 // The int8 partial shortcut add on the vector operations of one instruction set (Ops: see
-// avx512_int8_ops.hpp), in the fixed point of int8_args.hpp: (a - za) and (b - zb) fit int16
-// and A, B lie in [0, 32767], so each product is one exact pmaddwd (mul_small).
+// avx512_int8_ops.hpp), in float lanes as int8_args.hpp defines it: the same float
+// operations, in the same order, as the reference, lane by lane, so the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15,16 +15,25 @@ namespace detail {
 
 template <class Ops>
 struct ShortcutConstantsU8 {
-    typename Ops::I32 a_zero_point, b_zero_point, y_zero_point, a_multiplier, b_multiplier, half;
-    int shift;
+    typename Ops::I32 a_zero_point, b_zero_point, y_zero_point;
+    typename Ops::F32 a_scale, b_scale, y_scale, lo, hi;  // lo, hi: [0, 255] less y's zero point
+
+    explicit ShortcutConstantsU8(const ShortcutAddU8& q)
+        : a_zero_point(Ops::set1(q.a_zero_point)),
+          b_zero_point(Ops::set1(q.b_zero_point)),
+          y_zero_point(Ops::set1(q.y_zero_point)),
+          a_scale(Ops::set1_f32(q.a_scale)),
+          b_scale(Ops::set1_f32(q.b_scale)),
+          y_scale(Ops::set1_f32(q.y_scale)),
+          lo(Ops::set1_f32(float(-q.y_zero_point))),
+          hi(Ops::set1_f32(float(255 - q.y_zero_point))) {}
 };
 
 template <class Ops>
-typename Ops::I32 add_fixed_point(typename Ops::I32 a, typename Ops::I32 b, const ShortcutConstantsU8<Ops>& k) {
-    const auto scaled_a = Ops::mul_small(Ops::sub(a, k.a_zero_point), k.a_multiplier);
-    const auto scaled_b = Ops::mul_small(Ops::sub(b, k.b_zero_point), k.b_multiplier);
-    const auto sum = Ops::add(Ops::add(scaled_a, scaled_b), k.half);
-    return Ops::add(Ops::shift_right(sum, k.shift), k.y_zero_point);
+typename Ops::I32 add_dequantized(typename Ops::I32 a, typename Ops::I32 b, const ShortcutConstantsU8<Ops>& k) {
+    const auto real_a = Ops::rounded_product(Ops::to_f32(Ops::sub(a, k.a_zero_point)), k.a_scale);
+    const auto real_b = Ops::rounded_product(Ops::to_f32(Ops::sub(b, k.b_zero_point)), k.b_scale);
+    return Ops::quantize_f32(Ops::add_f32(real_a, real_b), k.y_scale, k.lo, k.hi, k.y_zero_point);
 }
 
 // `count` channels of one pixel; b null: b's zero point (a requantized alone). Each vector of
@@ -35,12 +44,12 @@ void add_channels(const std::uint8_t* a, const std::uint8_t* b, int count, const
     int c = 0;
     for (; c + Ops::kLanes <= count; c += Ops::kLanes) {
         const auto bv = b != nullptr ? Ops::load_u8(b + c) : k.b_zero_point;
-        Ops::store_u8(add_fixed_point<Ops>(Ops::load_u8(a + c), bv, k), out + c);
+        Ops::store_u8(add_dequantized<Ops>(Ops::load_u8(a + c), bv, k), out + c);
     }
     if (c < count) {
         const int rest = count - c;
         const auto bv = b != nullptr ? load_u8_partial<Ops>(b + c, rest) : k.b_zero_point;
-        store_u8_partial<Ops>(add_fixed_point<Ops>(load_u8_partial<Ops>(a + c, rest), bv, k), out + c, rest);
+        store_u8_partial<Ops>(add_dequantized<Ops>(load_u8_partial<Ops>(a + c, rest), bv, k), out + c, rest);
     }
 }
 
@@ -50,10 +59,7 @@ void add_channels(const std::uint8_t* a, const std::uint8_t* b, int count, const
 template <class Ops>
 void add_partial_shortcut_u8(const std::uint8_t* a, const std::uint8_t* b, std::size_t pixels, int channels,
                              int shortcut_channels, const ShortcutAddU8& q, std::uint8_t* output) {
-    const detail::ShortcutConstantsU8<Ops> k{Ops::set1(q.a_zero_point),  Ops::set1(q.b_zero_point),
-                                             Ops::set1(q.y_zero_point),  Ops::set1(q.a_multiplier),
-                                             Ops::set1(q.b_multiplier),  Ops::set1(std::int32_t(1) << (q.shift - 1)),
-                                             q.shift};
+    const detail::ShortcutConstantsU8<Ops> k(q);
     const int rest = channels - shortcut_channels;
     for (std::size_t p = 0; p < pixels; ++p) {
         const std::size_t row = p * std::size_t(channels), tail = row + std::size_t(shortcut_channels);

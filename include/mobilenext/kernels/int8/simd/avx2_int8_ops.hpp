@@ -29,7 +29,19 @@ struct Avx2Int8Ops {
     static I32 add(I32 a, I32 b) { return _mm256_add_epi32(a, b); }
     static I32 sub(I32 a, I32 b) { return _mm256_sub_epi32(a, b); }
     static I32 mul_small(I32 a, I32 b) { return _mm256_madd_epi16(a, b); }
-    static I32 shift_right(I32 v, int bits) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(bits)); }
+
+    using F32 = __m256;
+    static F32 to_f32(I32 v) { return _mm256_cvtepi32_ps(v); }
+    static F32 rounded_product(F32 a, F32 b) {
+        F32 p = _mm256_mul_ps(a, b);
+        __asm__("" : "+x"(p));
+        return p;
+    }
+    static F32 add_f32(F32 a, F32 b) { return _mm256_add_ps(a, b); }
+    static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
+        const F32 clamped = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(x, scale), lo), hi);
+        return _mm256_add_epi32(_mm256_cvtps_epi32(clamped), zero_point);
+    }
     // Signed saturation to int16, then unsigned saturation to uint8: together a clamp to [0, 255].
     static void store_u8(I32 v, std::uint8_t* out) {
         const __m128i words = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

@@ -38,7 +38,24 @@ struct Avx512Int8Ops {
     // a * b, exact when one operand is in [0, 32767] and the other in [-32768, 32767]: pmaddwd
     // multiplies the low int16 halves and adds the product of the high halves, one of which is 0.
     static I32 mul_small(I32 a, I32 b) { return _mm512_madd_epi16(a, b); }
-    static I32 shift_right(I32 v, int bits) { return _mm512_sra_epi32(v, _mm_cvtsi32_si128(bits)); }
+
+    // Float lanes for the shortcut add (int8_args.hpp: each product rounded before the sum,
+    // a true division, round half to even).
+    using F32 = __m512;
+    static F32 to_f32(I32 v) { return _mm512_cvtepi32_ps(v); }
+    // a * b rounded to float: the empty asm hides the product from the compiler, which then
+    // cannot contract it with the addition that follows into a fused multiply-add.
+    static F32 rounded_product(F32 a, F32 b) {
+        F32 p = _mm512_mul_ps(a, b);
+        __asm__("" : "+v"(p));
+        return p;
+    }
+    static F32 add_f32(F32 a, F32 b) { return _mm512_add_ps(a, b); }
+    // round_half_even(clamp(x / scale, lo, hi)) + zero_point.
+    static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
+        const F32 clamped = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, scale), lo), hi);
+        return _mm512_add_epi32(_mm512_cvtps_epi32(clamped), zero_point);
+    }
     // kLanes values saturated to [0, 255].
     static void store_u8(I32 v, std::uint8_t* out) {
         const __m128i bytes = _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, _mm512_setzero_si512()));

@@ -41,7 +41,21 @@ struct Neon64Int8Common {
     static I32 add(I32 a, I32 b) { return vaddq_s32(a, b); }
     static I32 sub(I32 a, I32 b) { return vsubq_s32(a, b); }
     static I32 mul_small(I32 a, I32 b) { return vmulq_s32(a, b); }
-    static I32 shift_right(I32 v, int bits) { return vshlq_s32(v, vdupq_n_s32(-bits)); }
+
+    using F32 = float32x4_t;
+    static F32 set1_f32(float v) { return vdupq_n_f32(v); }
+    static F32 to_f32(I32 v) { return vcvtq_f32_s32(v); }
+    // The empty asm keeps the product from being fused into the addition (vfmaq).
+    static F32 rounded_product(F32 a, F32 b) {
+        F32 p = vmulq_f32(a, b);
+        __asm__("" : "+w"(p));
+        return p;
+    }
+    static F32 add_f32(F32 a, F32 b) { return vaddq_f32(a, b); }
+    static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
+        const F32 clamped = vminq_f32(vmaxq_f32(vdivq_f32(x, scale), lo), hi);
+        return vaddq_s32(vcvtnq_s32_f32(clamped), zero_point);
+    }
     static void store_u8(I32 v, std::uint8_t* out) {
         const int16x4_t words = vqmovn_s32(v);
         const uint8x8_t bytes = vqmovun_s16(vcombine_s16(words, words));

@@ -41,7 +41,20 @@ struct Sse2Int8Ops {
     static I32 add(I32 a, I32 b) { return _mm_add_epi32(a, b); }
     static I32 sub(I32 a, I32 b) { return _mm_sub_epi32(a, b); }
     static I32 mul_small(I32 a, I32 b) { return _mm_madd_epi16(a, b); }
-    static I32 shift_right(I32 v, int bits) { return _mm_sra_epi32(v, _mm_cvtsi32_si128(bits)); }
+
+    using F32 = __m128;
+    static F32 set1_f32(float v) { return _mm_set1_ps(v); }
+    static F32 to_f32(I32 v) { return _mm_cvtepi32_ps(v); }
+    static F32 rounded_product(F32 a, F32 b) {
+        F32 p = _mm_mul_ps(a, b);
+        __asm__("" : "+x"(p));
+        return p;
+    }
+    static F32 add_f32(F32 a, F32 b) { return _mm_add_ps(a, b); }
+    static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
+        const F32 clamped = _mm_min_ps(_mm_max_ps(_mm_div_ps(x, scale), lo), hi);
+        return _mm_add_epi32(_mm_cvtps_epi32(clamped), zero_point);
+    }
     static void store_u8(I32 v, std::uint8_t* out) {
         const __m128i words = _mm_packs_epi32(v, v);
         const std::int32_t four = _mm_cvtsi128_si32(_mm_packus_epi16(words, words));
