@@ -257,6 +257,65 @@ TEST_P(Int8KernelTest, AddPartialShortcutMatchesReference) {
                 }
 }
 
+// The classifier's int8 weights on float inputs: every set adds in the reference's order with
+// unfused products, so the bits agree; the reference is within float rounding of double sums.
+struct LinearCase {
+    std::vector<float> x, scales, bias;
+    std::vector<std::int8_t> weights;
+    int batch, in, out;
+    LinearWeightsS8 view() const { return {weights.data(), scales.data(), bias.data(), in, out}; }
+};
+
+LinearCase random_linear_case(int batch, int in, int out, std::mt19937& engine) {
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scale(0.001f, 0.05f);
+    LinearCase c{{}, {}, {}, random_ints<std::int8_t>(std::size_t(out) * in, -127, 127, engine), batch, in, out};
+    for (int i = 0; i < batch * in; ++i) c.x.push_back(4.0f * unit(engine));
+    for (int i = 0; i < out; ++i) {
+        c.scales.push_back(scale(engine));
+        c.bias.push_back(unit(engine));
+    }
+    return c;
+}
+
+// |y - sum| allowed: float rounding of a sum of `in` terms of these magnitudes.
+float linear_tolerance(const LinearCase& c, int n, int o) {
+    double magnitude = std::fabs(double(c.bias[std::size_t(o)]));
+    for (int k = 0; k < c.in; ++k)
+        magnitude += std::fabs(double(c.x[std::size_t(n) * c.in + k]) * c.weights[std::size_t(o) * c.in + k]) *
+                     c.scales[std::size_t(o)];
+    return float(magnitude * 1e-6 * (c.in + 2));
+}
+
+TEST_P(Int8KernelTest, FullyConnectedS8MatchesReference) {
+    SCOPED_TRACE(K().name());
+    std::mt19937 engine(11);
+    for (int batch : {1, 3})
+        for (int in : {1, 5, 16, 17, 63, 130})
+            for (int out : {1, 3, 4, 7, 33}) {
+                const LinearCase c = random_linear_case(batch, in, out, engine);
+                std::vector<float> expected(std::size_t(batch) * out), actual(expected.size(), -1.0f);
+                Ref.fully_connected_s8(c.x.data(), batch, c.view(), expected.data());
+                K().fully_connected_s8(c.x.data(), batch, c.view(), actual.data());
+                for (std::size_t i = 0; i < expected.size(); ++i)
+                    ASSERT_EQ(actual[i], expected[i]) << "fully_connected_s8 batch " << batch << " in " << in
+                                                      << " out " << out << " at output " << i;
+            }
+}
+
+TEST(Int8ReferenceKernels, FullyConnectedS8MatchesDoubleSums) {
+    std::mt19937 engine(12);
+    const LinearCase c = random_linear_case(2, 37, 9, engine);
+    std::vector<float> y(std::size_t(2) * 9);
+    Ref.fully_connected_s8(c.x.data(), 2, c.view(), y.data());
+    for (int n = 0; n < 2; ++n)
+        for (int o = 0; o < 9; ++o) {
+            double sum = 0.0;
+            for (int k = 0; k < 37; ++k) sum += double(c.x[std::size_t(n) * 37 + k]) * c.weights[std::size_t(o) * 37 + k];
+            const double expected = c.bias[std::size_t(o)] + c.scales[std::size_t(o)] * sum;
+            ASSERT_NEAR(y[std::size_t(n) * 9 + o], expected, linear_tolerance(c, n, o)) << "image " << n << " output " << o;
+        }
+}
+
 // The reference kernels against loops written from the scheme directly: the weights unpacked,
 // the image padded with the zero point, rounding with std::lrint after a clamp of the result.
 int naive_requantize(std::int64_t acc, float multiplier, const OutputRange& r) {

@@ -239,6 +239,18 @@ TEST(Int8ModelFile, RefusesWeightsBeyond64) {
     testing::expect_error(load_error(bytes), name, {"[-64, 64]", "65"}, kFile);
 }
 
+// The classifier's weights take [-127, 127]: 127 loads (the test vector, which it changes, not
+// run), -128 is refused.
+TEST(Int8ModelFile, ClassifierWeightsTakeTheSymmetricInt8Range) {
+    const std::string name = "classifier.weight";
+    LoadOptions unverified;
+    unverified.verify_test_vector = false;
+    EXPECT_NO_THROW(load_bytes(
+        edited_file([&](std::vector<SafetensorsEntry>& e) { entry(e, name).bytes[2] = char(127); }), unverified));
+    const std::string bytes = edited_file([&](std::vector<SafetensorsEntry>& e) { entry(e, name).bytes[2] = char(-128); });
+    testing::expect_error(load_error(bytes), name, {"[-127, 127]", "-128"}, kFile);
+}
+
 TEST(Int8ModelFile, RefusesBiasesBeyondTheQuantizersRange) {
     const std::string name = reduce_layer() + ".bias";
     const std::string bytes = edited_file([&](std::vector<SafetensorsEntry>& e) {

@@ -467,7 +467,11 @@ SchemeInFloat evaluate_scheme_in_float(const FoldedNetworkWeights& folded, const
         else result.block_outputs[std::size_t(block)] = std::move(codes);
         last.assign(v, v + n);
     });
-    result.logits = classify(folded, last, x.shape().n);
+    // The classifier's int8 weights, dequantized.
+    const std::size_t inputs = std::size_t(folded.topology.last_channels);
+    for (std::size_t i = 0; i < q.classifier_weight.size(); ++i)
+        d.classifier_weight[i] = float(q.classifier_weight[i]) * q.classifier_weight_scales[i / inputs];
+    result.logits = classify(d, last, x.shape().n);
     return result;
 }
 

@@ -11,7 +11,8 @@ The graph: the float stem (Conv, Clip 0..6), QuantizeLinear to the stem's uint8 
 layer DequantizeLinear (activation; weights per output channel, axis 0; the int32 bias on
 s_in * s_w) -> Conv [-> Clip 0..6] -> QuantizeLinear to the layer's output tensor; the partial
 shortcut as Slice/Add/Concat of the dequantized tensors, quantized to the block's output; then
-DequantizeLinear, GlobalAveragePool, Flatten and the float classifier (Gemm). ONNX Runtime
+DequantizeLinear, GlobalAveragePool, Flatten and the classifier: its int8 weights
+DequantizeLinear'd per class, a float Gemm on the pooled features. ONNX Runtime
 fuses the Q/DQ pairs around each Conv into QLinearConv.
 
 --check runs the Fashion-MNIST test images (preprocessed as the file says) through ONNX
@@ -154,8 +155,12 @@ def build_graph(path):
         if spec.shortcut:
             x, params = partial_shortcut(g, t, block_in, block_params, x, params, spec.shortcut, spec.oup, prefix)
     pooled = g.node("Flatten", [g.node("GlobalAveragePool", [g.dequantize(x, params[0], params[1])])], axis=1)
-    logits = g.node("Gemm", [pooled, g.const("classifier.weight", t["classifier.weight"]),
-                             g.const("classifier.bias", t["classifier.bias"])], transB=1)
+    classes = int(t["classifier.bias"].shape[0])
+    weight = g.node("DequantizeLinear", [g.const("classifier.weight", np.asarray(t["classifier.weight"], np.int8)),
+                                         g.const("classifier.weight_scale",
+                                                 np.asarray(t["classifier.weight_scale"], np.float32)),
+                                         g.const("classifier.weight_zero_point", np.zeros(classes, np.int8))], axis=0)
+    logits = g.node("Gemm", [pooled, weight, g.const("classifier.bias", t["classifier.bias"])], transB=1)
     g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
     graph = helper.make_graph(
         g.nodes, "mobilenext_int8_qdq",

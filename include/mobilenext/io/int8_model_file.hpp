@@ -2,8 +2,8 @@
 // Reading an int8 model file (the format: io/int8_model_format.hpp) into a quantized network
 // (model/int8_network_weights.hpp), every tensor checked before it is used: the file's tensors
 // are exactly the format's list, each of its dtype and shape; scales finite, positive and
-// normal; zero points in [0, 255]; int8 weights in [-64, 64]; biases within the quantizer's
-// +-2^29; the float stem and classifier finite; the multipliers s_in * s_w[c] / s_out they give
+// normal; zero points in [0, 255]; int8 weights in [-64, 64] ([-127, 127] for the classifier);
+// biases within the quantizer's +-2^29; the float stem and the classifier's bias finite; the multipliers s_in * s_w[c] / s_out they give
 // finite and below the kernels' 1e6. Every refusal is a LoadError naming the file and the
 // tensor; nothing is returned half-read. The metadata (architecture, preprocessing, labels,
 // test vector, checksum) is read and checked as a float file's (io/model_file.hpp).
@@ -55,7 +55,7 @@ inline QuantizationInfo read_quantization_info(const std::map<std::string, std::
                         "'" + q.scheme + "' (quantize the float model again with this library's `mobilenext quantize`)");
     q.description = std::string("activations ") + kInt8SchemeActivations + "; weights " + kInt8SchemeWeights +
                     "; bias " + kInt8SchemeBias + "; requantization " + kInt8SchemeRequantization +
-                    "; shortcut add " + kInt8SchemeShortcut;
+                    "; shortcut add " + kInt8SchemeShortcut + "; classifier " + kInt8SchemeClassifier;
     if (j.contains("observer") && j["observer"].is_string()) q.observer = j["observer"].get<std::string>();
     if (j.contains("calibration_images") && j["calibration_images"].is_number_unsigned())
         q.calibration_images = j["calibration_images"].get<std::int64_t>();
@@ -119,16 +119,25 @@ public:
         return q;
     }
 
+    // int8 values in [-limit, limit].
+    std::vector<std::int8_t> int8s(const std::string& name, int limit) const {
+        const std::vector<std::int32_t>& w = c_.integer_tensors.at(name).values;
+        std::vector<std::int8_t> out;
+        out.reserve(w.size());
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            if (w[i] < -limit || w[i] > limit)
+                throw LoadError(path_, name,
+                                "int8 weights in [-" + std::to_string(limit) + ", " + std::to_string(limit) + "]" +
+                                    (limit == kMaxInt8Weight ? " (the range every instruction set sums exactly)" : ""),
+                                std::to_string(w[i]) + " at index " + std::to_string(i));
+            out.push_back(std::int8_t(w[i]));
+        }
+        return out;
+    }
+
     Int8ConvParts conv(const std::string& layer) const {
         Int8ConvParts parts;
-        const std::vector<std::int32_t>& w = c_.integer_tensors.at(layer + ".weight").values;
-        parts.weights.reserve(w.size());
-        for (std::size_t i = 0; i < w.size(); ++i) {
-            if (w[i] < -kMaxInt8Weight || w[i] > kMaxInt8Weight)
-                throw LoadError(path_, layer + ".weight", "int8 weights in [-64, 64] (the range every instruction set sums exactly)",
-                                std::to_string(w[i]) + " at index " + std::to_string(i));
-            parts.weights.push_back(std::int8_t(w[i]));
-        }
+        parts.weights = int8s(layer + ".weight", kMaxInt8Weight);
         parts.bias = c_.integer_tensors.at(layer + ".bias").values;
         for (std::size_t i = 0; i < parts.bias.size(); ++i)
             if (!(std::fabs(double(parts.bias[i])) < kMaxQuantizedBias))
@@ -199,7 +208,8 @@ inline Int8NetworkWeights read_int8_network_weights(const SafetensorsContents& c
         w.blocks.push_back(read_int8_block(b, r, input));
         input = w.blocks.back().output;
     }
-    w.classifier_weight = r.floats(classifier + ".weight");
+    w.classifier_weight = r.int8s(classifier + ".weight", kMaxLinearWeight);
+    w.classifier_weight_scales = r.scales(classifier + ".weight_scale");
     w.classifier_bias = r.floats(classifier + ".bias");
     return w;
 }

@@ -17,8 +17,10 @@
 //     features.N.L.output.scale, features.N.L.output.zero_point   the layer output's quantization
 //   and for a block with a partial shortcut, the quantization of its output after the add:
 //     features.N.output.scale, features.N.output.zero_point
-//   classifier.weight      F32 [classes, last_channels]
-//   classifier.bias        F32 [classes]
+//   classifier.weight        I8  [classes, last_channels]  values in [-127, 127]
+//   classifier.weight_scale  F32 [classes]  symmetric per class; the inputs, the pooled
+//                                           features, stay float (LinearWeightsS8)
+//   classifier.bias          F32 [classes]
 // A block's input quantization is the previous block's output (the stem's for the first); a
 // block without a shortcut outputs its last layer's tensor. Scales are finite, positive, normal
 // floats; zero points are U8 (I32 also read) in [0, 255]. Real value = scale * (q - zero_point).
@@ -51,6 +53,8 @@ inline constexpr const char* kInt8SchemeRequantization =
     "float multiplier (s_in * s_w[c]) / s_out per channel, formed in float, round half to even";
 inline constexpr const char* kInt8SchemeShortcut =
     "float (ONNX QLinearAdd): ((a - za) * s_a + (b - zb) * s_b) / s_y, each operation rounded, round half to even";
+inline constexpr const char* kInt8SchemeClassifier =
+    "int8 weights, symmetric per class, in [-127, 127], on the float pooled features, float sums";
 
 // The test vector's input: the float converter's 65 x 65, from a seed (test_vector_input in
 // io/model_file.hpp).
@@ -61,6 +65,7 @@ inline constexpr std::uint64_t kInt8TestVectorSeed = 0;
 enum class Int8TensorKind {
     float_values,   // F32, finite
     int8_weights,   // I8 in [-64, 64]
+    linear_weights, // I8 in [-127, 127] (the classifier)
     int32_bias,     // I32
     scale,          // F32 scalar, finite, positive, normal
     weight_scales,  // F32 per channel, each finite, positive, normal
@@ -137,7 +142,8 @@ inline std::vector<Int8TensorSpec> int8_model_tensors(const Topology& t) {
         if (b.shortcut_channels > 0) quantization(int8_block_name(b));
     }
     const std::string classifier = kInt8ClassifierName;
-    list.push_back({classifier + ".weight", "F32", {t.config.num_classes, t.last_channels}, K::float_values});
+    list.push_back({classifier + ".weight", "I8", {t.config.num_classes, t.last_channels}, K::linear_weights});
+    list.push_back({classifier + ".weight_scale", "F32", {t.config.num_classes}, K::weight_scales});
     list.push_back({classifier + ".bias", "F32", {t.config.num_classes}, K::float_values});
     return list;
 }

@@ -49,6 +49,7 @@ inline nlohmann::json int8_scheme_json(const Int8ModelDescription& d) {
             {"bias", kInt8SchemeBias},
             {"requantization", kInt8SchemeRequantization},
             {"shortcut_add", kInt8SchemeShortcut},
+            {"classifier", kInt8SchemeClassifier},
             {"observer", d.observer},
             {"calibration_images", d.calibration_images}};
 }
@@ -112,7 +113,9 @@ inline std::vector<SafetensorsEntry> int8_model_entries(const Int8NetworkWeights
     out.push_back(f32_entry(stem + ".output.scale", {}, {w.stem_output.scale}));
     out.push_back(integer_entry(stem + ".output.zero_point", "U8", {}, {w.stem_output.zero_point}));
     for (std::size_t i = 0; i < t.blocks.size(); ++i) append_block_entries(t.blocks[i], w.blocks[i], out);
-    out.push_back(f32_entry(classifier + ".weight", {t.config.num_classes, t.last_channels}, w.classifier_weight));
+    out.push_back(integer_entry(classifier + ".weight", "I8", {t.config.num_classes, t.last_channels},
+                                widened(w.classifier_weight)));
+    out.push_back(f32_entry(classifier + ".weight_scale", {t.config.num_classes}, w.classifier_weight_scales));
     out.push_back(f32_entry(classifier + ".bias", {t.config.num_classes}, w.classifier_bias));
     // The list the reader checks against: the two must never disagree.
     const std::vector<Int8TensorSpec> expected = int8_model_tensors(t);

@@ -2,7 +2,8 @@
 // The MobileNeXt network in int8: the stem in float (a 3-channel image gains little from int8
 // and its input is not quantized), its output quantized to uint8, the sandglass blocks in int8
 // (Int8SandglassBlock), the last block's output dequantized by the global average pool, the
-// classifier in float. Built from Int8NetworkWeights (quantization/quantize_network.hpp) for
+// classifier's int8 weights on those float features (kernels/int8/int8_args.hpp,
+// LinearWeightsS8). Built from Int8NetworkWeights (quantization/quantize_network.hpp) for
 // one float and one int8 kernel table; immutable afterwards: forward() is const and may run
 // on many threads at once, each with its own Workspace.
 //
@@ -73,10 +74,12 @@ public:
                                                             std::to_string(t.blocks.size()) + " blocks");
         const std::size_t classes = std::size_t(t.config.num_classes);
         check(weights.classifier_weight.size() == classes * std::size_t(t.last_channels) &&
-                  weights.classifier_bias.size() == classes,
-              "Int8Network: the classifier has " + std::to_string(weights.classifier_weight.size()) + " weights and " +
+                  weights.classifier_weight_scales.size() == classes && weights.classifier_bias.size() == classes,
+              "Int8Network: the classifier has " + std::to_string(weights.classifier_weight.size()) + " weights, " +
+                  std::to_string(weights.classifier_weight_scales.size()) + " scales and " +
                   std::to_string(weights.classifier_bias.size()) + " biases, expected " +
-                  std::to_string(classes * std::size_t(t.last_channels)) + " and " + std::to_string(classes));
+                  std::to_string(classes * std::size_t(t.last_channels)) + ", " + std::to_string(classes) + " and " +
+                  std::to_string(classes));
         U8Quantization input = stem_output_;
         for (std::size_t i = 0; i < t.blocks.size(); ++i) {
             const Int8SandglassLayers& l = weights.blocks[i];
@@ -88,9 +91,9 @@ public:
         }
         output_ = input;
         stem_ = pack_folded_stem(weights.stem, t.config.in_channels);
-        // 64-column panels like the float network's classifier (network.hpp says why).
-        classifier_ = pack_pointwise(weights.classifier_weight.data(), nullptr, weights.classifier_bias.data(),
-                                     t.last_channels, t.config.num_classes);
+        classifier_weight_ = weights.classifier_weight;
+        classifier_scales_ = weights.classifier_weight_scales;
+        classifier_bias_ = weights.classifier_bias;
     }
 
     const Topology& topology() const noexcept { return topology_; }
@@ -98,7 +101,7 @@ public:
     const std::vector<Int8SandglassBlock>& blocks() const noexcept { return blocks_; }
     const kernels::KernelTable& kernels() const noexcept { return *k_; }
     const kernels::Int8KernelTable& int8_kernels() const noexcept { return *q_; }
-    // "int8 simd/avx512vnni, float simd/avx512bw": the blocks' set, then the stem's and classifier's.
+    // "int8 simd/avx512vnni, float simd/avx512bw": the blocks' and classifier's set, then the stem's.
     std::string kernels_name() const { return "int8 " + q_->name() + ", float " + k_->name(); }
 
     std::int64_t parameter_count() const { return count_parameters(topology_); }
@@ -166,13 +169,22 @@ private:
     }
 
     // The pooled features of one image: the mean of each channel's uint8 values over the
-    // pixels, dequantized. The sum is exact in int64, so the mean depends on no summation order.
+    // pixels, dequantized. The sums are exact integers, so the mean depends on no summation
+    // order. They are taken for a chunk of channels at a time, pixel after pixel, so that the
+    // tensor is read in memory order (a channel at a time would read one byte per pixel row).
     void pool(const std::uint8_t* activation, std::size_t pixels, float* pooled) const {
-        const int channels = topology_.last_channels;
-        for (int c = 0; c < channels; ++c) {
-            std::int64_t sum = 0;
-            for (std::size_t p = 0; p < pixels; ++p) sum += activation[p * std::size_t(channels) + std::size_t(c)];
-            pooled[c] = float(double(output_.scale) * (double(sum) / double(pixels) - double(output_.zero_point)));
+        constexpr std::size_t kChunk = 256;
+        const std::size_t channels = std::size_t(topology_.last_channels);
+        for (std::size_t first = 0; first < channels; first += kChunk) {
+            const std::size_t count = std::min(kChunk, channels - first);
+            std::uint64_t sums[kChunk] = {};
+            for (std::size_t p = 0; p < pixels; ++p) {
+                const std::uint8_t* row = activation + p * channels + first;
+                for (std::size_t c = 0; c < count; ++c) sums[c] += row[c];
+            }
+            for (std::size_t c = 0; c < count; ++c)
+                pooled[first + c] = float(double(output_.scale) *
+                                          (double(sums[c]) / double(pixels) - double(output_.zero_point)));
         }
     }
 
@@ -223,7 +235,7 @@ private:
         } else {
             ws.pool.run(s.n, [&](int n, int thread) { run_image(n, thread, nullptr); });
         }
-        k_->fully_connected(ws.pooled.data(), s.n, classifier_.view(), logits);
+        q_->fully_connected_s8(ws.pooled.data(), s.n, classifier(), logits);
     }
 
     // The stem of one image and its quantization to uint8, split by output rows over `layers`
@@ -244,9 +256,15 @@ private:
     const kernels::KernelTable* k_;
     const kernels::Int8KernelTable* q_;
     U8Quantization stem_output_, output_;
+    LinearWeightsS8 classifier() const {
+        return {classifier_weight_.data(), classifier_scales_.data(), classifier_bias_.data(), topology_.last_channels,
+                topology_.config.num_classes};
+    }
+
     PackedStem stem_;
     std::vector<Int8SandglassBlock> blocks_;
-    PackedPointwise classifier_;
+    std::vector<std::int8_t> classifier_weight_;  // [classes][last_channels]: what the classifier streams
+    std::vector<float> classifier_scales_, classifier_bias_;
 };
 
 }  // namespace internal

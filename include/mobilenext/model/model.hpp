@@ -89,7 +89,7 @@ struct ModelInfo {
     bool identity_div_stated = false;
     std::map<std::string, std::string> metadata;
     // Set for an int8 model (a file written by `mobilenext quantize`), which runs
-    // internal::Int8Network: int8 blocks between a float stem and a float classifier.
+    // internal::Int8Network: int8 blocks between a float stem and a classifier with int8 weights.
     std::optional<QuantizationInfo> quantization;
 };
 

@@ -29,6 +29,7 @@
 #include "float_layer_evaluation.hpp"
 #include "quantize_layers.hpp"
 #include "u8_quantization.hpp"
+#include "weight_quantization.hpp"
 
 namespace mobilenext {
 
@@ -123,7 +124,11 @@ inline Int8NetworkWeights quantize_network(const FoldedNetworkWeights& folded, c
     out.topology = t;
     out.stem = folded.stem;
     out.stem_output = stem_output;
-    out.classifier_weight = folded.classifier_weight;
+    QuantizedWeights classifier =
+        quantize_weights_per_channel(folded.classifier_weight.data(), t.config.num_classes, t.last_channels, nullptr,
+                                     "classifier.weight", kMaxLinearWeight);
+    out.classifier_weight = std::move(classifier.values);
+    out.classifier_weight_scales = std::move(classifier.scales);
     out.classifier_bias = folded.classifier_bias;
     U8Quantization input = stem_output;
     for (std::size_t i = 0; i < t.blocks.size(); ++i) {

@@ -1,6 +1,7 @@
 #pragma once
 // Weights: symmetric per output channel (zero point 0), every value in [-64, 64]
-// (kernels/int8/int8_args.hpp: the range every instruction set sums exactly).
+// (kernels/int8/int8_args.hpp: the range every instruction set sums exactly), or [-127, 127]
+// for the classifier (max_weight):
 //   scale[c] = max(max_k |w[c][k]| / 64, floor[c]),  q = clamp(round_half_even(w / scale[c]), -64, 64)
 // The optional floor lets a channel's bias fit its int32 range (bias_quantization.hpp).
 #include <algorithm>
@@ -15,6 +16,9 @@
 namespace mobilenext {
 
 inline constexpr int kMaxInt8Weight = 64;
+// The classifier's weights (int8_args.hpp, LinearWeightsS8) are multiplied in float, so they
+// take the whole symmetric int8 range.
+inline constexpr int kMaxLinearWeight = 127;
 
 struct QuantizedWeights {
     std::vector<std::int8_t> values;  // [channels][weights_per_channel]
@@ -25,7 +29,8 @@ struct QuantizedWeights {
 // zeros gets the scale 1 (any positive scale represents it).
 inline QuantizedWeights quantize_weights_per_channel(const float* weights, int channels, int weights_per_channel,
                                                      const float* min_scales = nullptr,
-                                                     const std::string& what = "weights") {
+                                                     const std::string& what = "weights",
+                                                     int max_weight = kMaxInt8Weight) {
     QuantizedWeights q;
     q.values.resize(std::size_t(channels) * std::size_t(weights_per_channel));
     q.scales.resize(std::size_t(channels));
@@ -38,7 +43,7 @@ inline QuantizedWeights quantize_weights_per_channel(const float* weights, int c
                                std::to_string(w[k]) + "; expected finite weights");
             largest = std::max(largest, std::fabs(w[k]));
         }
-        float scale = largest / float(kMaxInt8Weight);
+        float scale = largest / float(max_weight);
         if (min_scales != nullptr) scale = std::max(scale, min_scales[c]);
         if (!(scale > 0.0f)) scale = 1.0f;
         if (!std::isfinite(scale))
@@ -48,7 +53,7 @@ inline QuantizedWeights quantize_weights_per_channel(const float* weights, int c
         for (int k = 0; k < weights_per_channel; ++k) {
             const float v = std::nearbyint(w[k] / scale);
             q.values[std::size_t(c) * std::size_t(weights_per_channel) + std::size_t(k)] =
-                std::int8_t(std::clamp(v, float(-kMaxInt8Weight), float(kMaxInt8Weight)));
+                std::int8_t(std::clamp(v, float(-max_weight), float(max_weight)));
         }
     }
     return q;

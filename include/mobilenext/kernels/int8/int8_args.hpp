@@ -136,6 +136,19 @@ struct DepthwiseWeightsU8S8 {
     int quad_units = 0;
 };
 
+// A fully connected layer with int8 weights on float inputs (the classifier):
+//   y[n][c] = bias[c] + scale[c] * sum_k x[n][k] * w[c][k]
+// Only the weights are quantized, symmetric per output channel in [-127, 127]: the layer
+// streams every weight once per image and does little else, so its time is the bytes it
+// reads, a quarter of float's. The sum is in float, in one fixed order with every product
+// rounded (reference::dot_s8), so every instruction set gives the same bits.
+struct LinearWeightsS8 {
+    const std::int8_t* weights = nullptr;  // [out_features][in_features]
+    const float* scales = nullptr;         // [out_features]
+    const float* bias = nullptr;           // [out_features]
+    int in_features = 0, out_features = 0;
+};
+
 // The partial shortcut add (see the scheme above).
 struct ShortcutAddU8 {
     int a_zero_point = 0, b_zero_point = 0, y_zero_point = 0;

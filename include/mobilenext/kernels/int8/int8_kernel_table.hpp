@@ -21,6 +21,8 @@ struct Int8KernelTable {
                            std::uint8_t* output) = nullptr;
     void (*add_partial_shortcut_u8)(const std::uint8_t* a, const std::uint8_t* b, std::size_t pixels, int channels,
                                     int shortcut_channels, const ShortcutAddU8& q, std::uint8_t* output) = nullptr;
+    // The classifier: float inputs [batch][in] -> float outputs [batch][out], int8 weights.
+    void (*fully_connected_s8)(const float* x, int batch, const LinearWeightsS8& w, float* y) = nullptr;
 
     // Columns per panel of the 1x1 convolution's packed weights (pack_pointwise_u8s8): the
     // widest register tile of the set, a multiple of its int32 lanes.

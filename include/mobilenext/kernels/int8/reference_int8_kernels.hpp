@@ -4,6 +4,7 @@
 #include "int8_kernel_table.hpp"
 #include "reference/add_partial_shortcut_u8.hpp"
 #include "reference/dwconv3x3_u8s8.hpp"
+#include "reference/fully_connected_s8.hpp"
 #include "reference/pointwise_conv_u8s8.hpp"
 
 namespace mobilenext::kernels {
@@ -14,6 +15,7 @@ inline constexpr Int8KernelTable kReferenceInt8Kernels{
     &reference::pointwise_conv_u8s8,
     &reference::dwconv3x3_u8s8,
     &reference::add_partial_shortcut_u8,
+    &reference::fully_connected_s8,
     64,
 };
 

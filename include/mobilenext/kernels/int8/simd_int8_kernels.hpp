@@ -10,6 +10,7 @@
 #include "simd/avx512_int8_ops.hpp"
 #include "simd/dwconv3x3_u8s8.hpp"
 #include "simd/dwconv3x3_u8s8_column_quads.hpp"
+#include "simd/fully_connected_s8.hpp"
 #include "simd/neon64_int8_ops.hpp"
 #include "simd/pointwise_conv_u8s8.hpp"
 #include "simd/sse2_int8_ops.hpp"
@@ -33,6 +34,7 @@ inline constexpr Int8KernelTable kSimdInt8Kernels{
     &simd::pointwise_conv_u8s8<Ops>,
     simd_dwconv3x3_u8s8<Ops>(),
     &simd::add_partial_shortcut_u8<Ops>,
+    &simd::fully_connected_s8<Ops>,
     Ops::kTileVectors * Ops::kLanes < 16 ? 16 : Ops::kTileVectors * Ops::kLanes,
     Ops::kPackedStore ? 4 * Ops::kLanes : 0,
 };

@@ -5,22 +5,16 @@
 
 #include "../../reference/quantize_u8.hpp"
 #include "../int8_args.hpp"
+#include "rounded_product.hpp"
 
 namespace mobilenext::kernels::reference {
-
-// x as stored to memory: a volatile store and load keeps the compiler from contracting a
-// product into the addition that follows (a fused multiply-add rounds once, the scheme twice).
-inline float rounded_product(float x) {
-    volatile float stored = x;
-    return stored;
-}
 
 // clamp(round_half_even((float(a - za) * s_a + float(b - zb) * s_b) / s_y) + zy, 0, 255), each
 // float operation rounded as written (int8_args.hpp), with the rounding of
 // reference::quantize_u8_value.
 inline std::uint8_t add_dequantized(int a, int b, const ShortcutAddU8& q) {
-    const float sum = rounded_product(float(a - q.a_zero_point) * q.a_scale) +
-                      rounded_product(float(b - q.b_zero_point) * q.b_scale);
+    const float sum = rounded_product(float(a - q.a_zero_point), q.a_scale) +
+                      rounded_product(float(b - q.b_zero_point), q.b_scale);
     return quantize_u8_value(sum, q.y_scale, q.y_zero_point);
 }
 

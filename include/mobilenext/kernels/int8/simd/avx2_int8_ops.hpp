@@ -38,6 +38,22 @@ struct Avx2Int8Ops {
         return p;
     }
     static F32 add_f32(F32 a, F32 b) { return _mm256_add_ps(a, b); }
+    static F32 zero_f32() { return _mm256_setzero_ps(); }
+    static F32 load_f32(const float* p) { return _mm256_loadu_ps(p); }
+    static F32 load_s8_f32(const std::int8_t* p) {
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    }
+    static float sum16(const F32 (&v)[2]) {
+        const __m256 t8 = _mm256_add_ps(v[0], v[1]);
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+    }
+    static float rounded_scalar_product(float a, float b) {
+        float p = a * b;
+        __asm__("" : "+x"(p));
+        return p;
+    }
     static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
         const F32 clamped = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(x, scale), lo), hi);
         return _mm256_add_epi32(_mm256_cvtps_epi32(clamped), zero_point);

@@ -51,6 +51,28 @@ struct Avx512Int8Ops {
         return p;
     }
     static F32 add_f32(F32 a, F32 b) { return _mm512_add_ps(a, b); }
+    // For the classifier's int8 weights on float inputs (simd/fully_connected_s8.hpp).
+    static F32 zero_f32() { return _mm512_setzero_ps(); }
+    static F32 load_f32(const float* p) { return _mm512_loadu_ps(p); }
+    // kLanes int8 values as floats.
+    static F32 load_s8_f32(const std::int8_t* p) {
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    }
+    // The 16 partial sums of simd/fully_connected_s8.hpp (one vector here) added pairwise:
+    // s[i] + s[i + 8], then + 4, + 2, + 1.
+    static float sum16(const F32 (&v)[1]) {
+        const __m256 t8 = _mm256_add_ps(_mm512_castps512_ps256(v[0]),
+                                        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[0]), 1)));
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+    }
+    // a * b rounded, kept from fusing into a following addition (as rounded_product).
+    static float rounded_scalar_product(float a, float b) {
+        float p = a * b;
+        __asm__("" : "+v"(p));
+        return p;
+    }
     // round_half_even(clamp(x / scale, lo, hi)) + zero_point.
     static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
         const F32 clamped = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, scale), lo), hi);

@@ -52,6 +52,24 @@ struct Neon64Int8Common {
         return p;
     }
     static F32 add_f32(F32 a, F32 b) { return vaddq_f32(a, b); }
+    static F32 zero_f32() { return vdupq_n_f32(0.0f); }
+    static F32 load_f32(const float* p) { return vld1q_f32(p); }
+    static F32 load_s8_f32(const std::int8_t* p) {
+        std::uint32_t four;
+        std::memcpy(&four, p, 4);
+        const int16x8_t words = vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(four)));
+        return vcvtq_f32_s32(vmovl_s16(vget_low_s16(words)));
+    }
+    static float sum16(const F32 (&v)[4]) {
+        const float32x4_t t4 = vaddq_f32(vaddq_f32(v[0], v[2]), vaddq_f32(v[1], v[3]));
+        const float32x2_t t2 = vadd_f32(vget_low_f32(t4), vget_high_f32(t4));
+        return vget_lane_f32(t2, 0) + vget_lane_f32(t2, 1);
+    }
+    static float rounded_scalar_product(float a, float b) {
+        float p = a * b;
+        __asm__("" : "+w"(p));
+        return p;
+    }
     static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
         const F32 clamped = vminq_f32(vmaxq_f32(vdivq_f32(x, scale), lo), hi);
         return vaddq_s32(vcvtnq_s32_f32(clamped), zero_point);

@@ -51,6 +51,27 @@ struct Sse2Int8Ops {
         return p;
     }
     static F32 add_f32(F32 a, F32 b) { return _mm_add_ps(a, b); }
+    static F32 zero_f32() { return _mm_setzero_ps(); }
+    static F32 load_f32(const float* p) { return _mm_loadu_ps(p); }
+    // Each byte into the top of a dword, then an arithmetic shift down: sign extension.
+    static F32 load_s8_f32(const std::int8_t* p) {
+        std::int32_t four;
+        std::memcpy(&four, p, 4);
+        __m128i v = _mm_cvtsi32_si128(four);
+        v = _mm_unpacklo_epi8(v, v);
+        v = _mm_unpacklo_epi16(v, v);
+        return _mm_cvtepi32_ps(_mm_srai_epi32(v, 24));
+    }
+    static float sum16(const F32 (&v)[4]) {
+        const __m128 t4 = _mm_add_ps(_mm_add_ps(v[0], v[2]), _mm_add_ps(v[1], v[3]));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        return _mm_cvtss_f32(_mm_add_ss(t2, _mm_shuffle_ps(t2, t2, 1)));
+    }
+    static float rounded_scalar_product(float a, float b) {
+        float p = a * b;
+        __asm__("" : "+x"(p));
+        return p;
+    }
     static I32 quantize_f32(F32 x, F32 scale, F32 lo, F32 hi, I32 zero_point) {
         const F32 clamped = _mm_min_ps(_mm_max_ps(_mm_div_ps(x, scale), lo), hi);
         return _mm_add_epi32(_mm_cvtps_epi32(clamped), zero_point);
