@@ -31,7 +31,10 @@ using namespace mobilenext;
 struct Shape {
     int pixels, in, out;
 };
-const Shape kShapes[] = {{56 * 56, 96, 192}, {56 * 56, 192, 96}, {56 * 56, 96, 16}, {14 * 14, 576, 576}};
+// The first two reductions of MobileNeXt-1.0 (112x112 32->16, 56x56 96->32), an expansion,
+// a reduction to 16 and a 14x14 layer.
+const Shape kShapes[] = {{112 * 112, 32, 16}, {56 * 56, 96, 32},   {56 * 56, 96, 192},
+                         {56 * 56, 192, 96},  {56 * 56, 96, 16},   {14 * 14, 576, 576}};
 
 std::string shape_name(const Shape& s) {
     return std::to_string(s.pixels) + "px/" + std::to_string(s.in) + "->" + std::to_string(s.out);

@@ -108,6 +108,10 @@ struct Avx2Int8Ops {
         const __m256i b = _mm256_adds_epi16(_mm256_packs_epi32(v2, v3), zero_point_i16);
         return _mm256_max_epu8(_mm256_packus_epi16(a, b), lo_u8);
     }
+    // Dword 4L + i (v_i's lanes 4L .. 4L + 3) to dword 2i + L (avx512_int8_ops.hpp).
+    static Bytes vector_major(Bytes packed) {
+        return _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    }
     static void store_bytes_partial(Bytes v, std::uint8_t* p, int count) {
         alignas(32) std::uint8_t bytes[32];
         store_bytes(v, bytes);

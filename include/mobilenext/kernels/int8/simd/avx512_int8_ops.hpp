@@ -139,6 +139,12 @@ struct Avx512Int8Ops {
         const __m512i b = _mm512_adds_epi16(_mm512_packs_epi32(v2, v3), zero_point_i16);
         return _mm512_max_epu8(_mm512_packus_epi16(a, b), lo_u8);
     }
+    // pack_requantized_u8's bytes in vector order (v0's 16, then v1's, ...): the packed vector
+    // holds v_i's lanes 4L .. 4L + 3 at dword 4L + i, which goes to dword 4i + L.
+    static Bytes vector_major(Bytes packed) {
+        return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15),
+                                        packed);
+    }
     static void store_bytes_partial(Bytes v, std::uint8_t* p, int count) {
         _mm512_mask_storeu_epi8(p, byte_mask(count), v);
     }
