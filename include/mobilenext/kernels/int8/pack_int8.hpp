@@ -1,6 +1,6 @@
 #pragma once
 // Packs int8 weights into the layouts of int8_args.hpp and derives the scheme's integer
-// parameters (folded biases, output ranges, fixed-point shortcut multipliers). Done once at
+// parameters (folded biases, output ranges, the shortcut add's parameters). Done once at
 // load; the kernels only read the result.
 #include <algorithm>
 #include <cmath>
