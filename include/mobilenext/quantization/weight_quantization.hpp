@@ -1,8 +1,8 @@
 #pragma once
-// Weights: symmetric per output channel (zero point 0), every value in [-64, 64]
-// (kernels/int8/int8_args.hpp: the range every instruction set sums exactly), or [-127, 127]
-// for the classifier (max_weight):
-//   scale[c] = max(max_k |w[c][k]| / 64, floor[c]),  q = clamp(round_half_even(w / scale[c]), -64, 64)
+// Weights: symmetric per output channel (zero point 0), every value in [-M, M], M = 64 for the
+// convolutions (kernels/int8/int8_args.hpp: the range every instruction set sums exactly) and
+// 127 for the classifier (max_weight):
+//   scale[c] = max(max_k |w[c][k]| / M, floor[c]),  q = clamp(round_half_even(w / scale[c]), -M, M)
 // The optional floor lets a channel's bias fit its int32 range (bias_quantization.hpp).
 #include <algorithm>
 #include <cmath>
